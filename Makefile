@@ -1,0 +1,83 @@
+# The targets are the documentation of how to work on this project. `make run` and `make test` need nothing
+# but Python 3.11 (or 3.12): with no DATABASE_URL they start an embedded PostgreSQL under .data/.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export DJANGO_ALLOW_ASYNC_UNSAFE := true
+
+.PHONY: run test test-integration lint fmt bench bench-ledger bench-admin messages makemessages migrate demo \
+        worker stop clean install browser-deps
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+messages: install
+	$(PY) manage.py compilemessages --ignore "$(VENV)/*" --verbosity 0
+
+makemessages: install
+	for lang in ar ms; do $(PY) manage.py makemessages --locale $$lang --ignore "$(VENV)/*" --ignore "bench/*" \
+	    --ignore "tests/*" --ignore ".data/*" --no-obsolete; done
+
+migrate: install
+	$(PY) manage.py migrate --no-input
+
+demo: migrate
+	$(PY) manage.py load_demo
+
+# Runs the admin with the demo program, a Celery worker and beat (no broker server needed by default).
+run: messages demo
+	@$(PY) manage.py ensure_admin
+	@mkdir -p .data/log; \
+	$(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2 \
+	    --schedule .data/celery/beat-schedule >.data/log/celery.log 2>&1 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	echo "Celery worker and beat running (log: .data/log/celery.log)"; \
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+worker: install
+	$(VENV)/bin/celery -A config worker --beat --loglevel=INFO
+
+# Chromium from the distribution drives the browser tests; a Playwright browser download is not used.
+browser-deps:
+	@command -v chromium >/dev/null || { [ "$$(id -u)" = 0 ] && (apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null); } || \
+	    echo "chromium is not installed: browser tests will be skipped"
+
+test: messages browser-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The same suite against real services, e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty
+# CELERY_BROKER_URL=redis://127.0.0.1:6379/15 make test-integration
+test-integration: messages browser-deps
+	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL (and CELERY_BROKER_URL)"; exit 2; }
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: bench-ledger bench-admin
+
+bench-ledger: migrate
+	$(PY) bench/ledger_throughput.py
+
+bench-admin: migrate
+	$(PY) bench/admin_big_tables.py
+
+# Stops an embedded PostgreSQL left running by a killed process.
+stop:
+	-$(PY) -m config.embedded_postgres stop
+
+clean: stop
+	rm -rf $(VENV) .data

@@ -1,0 +1,988 @@
+"""Every write to the points ledger.
+
+Each service locks the account row(s) it touches (several in primary-key order) before reading lots or
+balances, so all writers of one account are serialised and none can deadlock another. The set-based nightly
+jobs take the same locks, in the same order, in batches. See ``loyalty.models.ledger`` for the invariants.
+"""
+
+import datetime
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Sum
+from django.utils import timezone
+
+from config.errors import InvalidInput
+from loyalty.errors import (
+    AlreadyEnrolled,
+    AlreadyReversed,
+    DuplicateReference,
+    InsufficientPoints,
+    NotPending,
+    NotReversible,
+    ProgramInactive,
+    ReversalExceedsEntry,
+    TransferNotAllowed,
+)
+from loyalty.models import (
+    EntryKind,
+    LedgerEntry,
+    LotAllocation,
+    PointAccount,
+    PointLot,
+    Program,
+    SourceType,
+    Tier,
+    TierChange,
+)
+from loyalty.policies import add_months, inactivity_period_sql, lot_expiry, program_zone
+from members.errors import MemberBlocked
+from members.models import Member
+
+MAX_POINTS_PER_ENTRY = 1_000_000_000
+CREDIT_KINDS = frozenset({EntryKind.EARN, EntryKind.ADJUST, EntryKind.IMPORT})
+DEBIT_KINDS = frozenset({EntryKind.REDEEM, EntryKind.ADJUST})
+# Kinds counted in lifetime earned / spent (transfers and expiry are not).
+EARNED_KINDS = frozenset({EntryKind.EARN, EntryKind.ADJUST, EntryKind.IMPORT})
+SPENT_KINDS = frozenset({EntryKind.REDEEM, EntryKind.ADJUST})
+NIGHTLY_BATCH_SIZE = 5_000
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who or what caused an entry."""
+
+    type: str
+    id: str = ""
+    user: AbstractBaseUser | None = None
+
+    @classmethod
+    def staff(cls, user: AbstractBaseUser) -> "Source":
+        return cls(SourceType.STAFF, str(user.pk), user)
+
+    @classmethod
+    def partner(cls, partner_id: int | str) -> "Source":
+        return cls(SourceType.PARTNER, str(partner_id))
+
+    @classmethod
+    def import_batch(cls, batch_id: int | str) -> "Source":
+        return cls(SourceType.IMPORT, str(batch_id))
+
+    @classmethod
+    def campaign(cls, campaign_id: int | str) -> "Source":
+        return cls(SourceType.CAMPAIGN, str(campaign_id))
+
+    @classmethod
+    def system(cls, job: str) -> "Source":
+        return cls(SourceType.SYSTEM, job)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Validation helpers
+
+
+def _require_points(points: Any, *, field: str = "points") -> int:
+    if isinstance(points, bool) or not isinstance(points, int):
+        raise InvalidInput(f"{field} must be a whole number of points.", field=field)
+    if points <= 0:
+        raise InvalidInput(f"{field} must be greater than zero.", field=field)
+    if points > MAX_POINTS_PER_ENTRY:
+        raise InvalidInput(f"{field} must not exceed {MAX_POINTS_PER_ENTRY}.", field=field)
+    return points
+
+
+def _require_aware(moment: datetime.datetime | None, *, field: str) -> datetime.datetime | None:
+    if moment is not None and (not isinstance(moment, datetime.datetime) or timezone.is_naive(moment)):
+        raise InvalidInput(f"{field} must be a date and time with a time zone.", field=field)
+    return moment
+
+
+def _require_source(source: Any) -> Source:
+    if not isinstance(source, Source) or source.type not in SourceType.values:
+        raise InvalidInput("source must name a staff user, partner, import, campaign or system job.", field="source")
+    return source
+
+
+def _clean_reference(reference: str | None) -> str | None:
+    if reference is None:
+        return None
+    reference = str(reference).strip()
+    if not reference:
+        return None
+    if len(reference) > 128:
+        raise InvalidInput("external_reference must be at most 128 characters.", field="external_reference")
+    return reference
+
+
+def _clean_reason(reason: str | None, *, required: bool = False) -> str:
+    reason = (reason or "").strip()
+    if required and not reason:
+        raise InvalidInput("A reason is required.", field="reason")
+    if len(reason) > 255:
+        raise InvalidInput("reason must be at most 255 characters.", field="reason")
+    return reason
+
+
+def _lock_account(account_id: int) -> PointAccount:
+    return PointAccount.objects.select_for_update(of=("self",)).select_related("member", "program").get(pk=account_id)
+
+
+def _lock_accounts(*account_ids: int) -> dict[int, PointAccount]:
+    """Lock several accounts in primary-key order, the one order every writer uses."""
+    accounts = (
+        PointAccount.objects.select_for_update(of=("self",))
+        .select_related("member", "program")
+        .filter(pk__in=account_ids)
+        .order_by("pk")
+    )
+    return {account.pk: account for account in accounts}
+
+
+def _require_can_transact(account: PointAccount) -> None:
+    if account.member.status == Member.Status.BLOCKED:
+        raise MemberBlocked(f"Member {account.member.external_id} is blocked and cannot earn or spend points.")
+    if not account.program.active:
+        raise ProgramInactive(f"Program {account.program.code} is not active.")
+
+
+def _shortfall_message(account: PointAccount, points: int) -> str:
+    return f"Account has {account.available} {account.program.points_name} available; {points} were requested."
+
+
+def _check_negative_policy(account: PointAccount, available_after: int, pending_after: int, points: int) -> None:
+    policy = account.negative_balance_policy
+    allowed = (
+        available_after >= 0
+        or policy == Program.NegativeBalancePolicy.ALLOW
+        or (policy == Program.NegativeBalancePolicy.WITHIN_PENDING and available_after + pending_after >= 0)
+    )
+    if not allowed:
+        raise InsufficientPoints(_shortfall_message(account, points), field="points")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Writing entries and moving lot points
+
+
+def _insert_entry(
+    *,
+    account: PointAccount,
+    kind: str,
+    points: int,
+    source: Source,
+    now: datetime.datetime,
+    effective_at: datetime.datetime | None = None,
+    external_reference: str | None = None,
+    reverses: LedgerEntry | None = None,
+    spend_amount: Decimal | None = None,
+    reason: str = "",
+    metadata: dict | None = None,
+) -> LedgerEntry:
+    entry = LedgerEntry(
+        account=account,
+        kind=kind,
+        points=points,
+        effective_at=effective_at or now,
+        created_at=now,
+        source_type=source.type,
+        source_id=source.id,
+        created_by=source.user,
+        external_reference=external_reference,
+        reverses=reverses,
+        spend_amount=spend_amount,
+        currency=account.program.currency if spend_amount is not None else "",
+        reason=reason,
+        metadata=metadata or {},
+    )
+    try:
+        entry.save(force_insert=True)
+    except IntegrityError as error:
+        constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", "")
+        if constraint == "loyalty_ledgerentry_reference_unique_per_source":
+            raise DuplicateReference(
+                f"Reference '{external_reference}' was already used by this source.", field="external_reference"
+            ) from error
+        raise
+    return entry
+
+
+def _apply_allocations(entry: LedgerEntry, deltas: list[tuple[int, int]]) -> None:
+    """Record and apply ``(lot_id, points)`` changes made by ``entry`` (two statements whatever the count)."""
+    deltas = [(lot_id, points) for lot_id, points in deltas if points]
+    if not deltas:
+        return
+    LotAllocation.objects.bulk_create(
+        [LotAllocation(entry_id=entry.pk, lot_id=lot_id, points=points) for lot_id, points in deltas]
+    )
+    values = ", ".join(["(%s::bigint, %s::bigint)"] * len(deltas))
+    params = [value for pair in deltas for value in pair]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE loyalty_pointlot AS lot SET remaining = lot.remaining + change.points "
+            f"FROM (VALUES {values}) AS change(id, points) WHERE lot.id = change.id",
+            params,
+        )
+
+
+def _take_from_lots(lots: list[PointLot], points: int) -> list[tuple[int, int]]:
+    """Take up to ``points`` from ``lots`` in the order given; return negative deltas per lot."""
+    deltas = []
+    for lot in lots:
+        if points <= 0:
+            break
+        taken = min(lot.remaining, points)
+        if taken:
+            deltas.append((lot.pk, -taken))
+            lot.remaining -= taken
+            points -= taken
+    return deltas
+
+
+def _spendable_lots(account: PointAccount, *, exclude_ids: tuple[int, ...] = ()) -> list[PointLot]:
+    lots = PointLot.objects.filter(account=account, activated_at__isnull=False, remaining__gt=0)
+    if exclude_ids:
+        lots = lots.exclude(pk__in=exclude_ids)
+    return list(lots.order_by(F("expires_at").asc(nulls_last=True), "pk").only("pk", "remaining", "expires_at"))
+
+
+def _save_balances(account: PointAccount, now: datetime.datetime, *, activity: bool = True) -> None:
+    fields = ["available", "pending", "lifetime_earned", "lifetime_spent", "lifetime_expired"]
+    if activity:
+        account.last_activity_at = now
+        fields.append("last_activity_at")
+    account.save(update_fields=fields)
+
+
+def uncovered_debits(account_id: int) -> list[tuple[int, int]]:
+    """``(entry_id, points)`` of debits not (yet) backed by lot points, oldest first: the account's debt."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH reversed AS (
+                SELECT reverses_id AS entry_id, SUM(points) AS points
+                FROM loyalty_ledgerentry
+                WHERE account_id = %(account)s AND reverses_id IS NOT NULL
+                GROUP BY reverses_id
+            ), outstanding AS (
+                SELECT CASE WHEN e.kind = 'reverse' AND e.points > 0 THEN e.reverses_id ELSE e.id END AS entry_id,
+                       -SUM(a.points) AS points
+                FROM loyalty_lotallocation a JOIN loyalty_ledgerentry e ON e.id = a.entry_id
+                WHERE e.account_id = %(account)s
+                GROUP BY 1
+            )
+            SELECT e.id, -e.points - COALESCE(r.points, 0) - COALESCE(o.points, 0) AS uncovered
+            FROM loyalty_ledgerentry e
+            LEFT JOIN reversed r ON r.entry_id = e.id
+            LEFT JOIN outstanding o ON o.entry_id = e.id
+            WHERE e.account_id = %(account)s AND e.points < 0
+              AND -e.points - COALESCE(r.points, 0) - COALESCE(o.points, 0) > 0
+            ORDER BY e.id
+            """,
+            {"account": account_id},
+        )
+        return list(cursor.fetchall())
+
+
+def _settle_debt(account: PointAccount) -> None:
+    """Cover outstanding debits from spendable lots, so lots never hold points while the account owes some."""
+    debts = uncovered_debits(account.pk)
+    if not debts:
+        return
+    lots = _spendable_lots(account)
+    for entry_id, owed in debts:
+        deltas = _take_from_lots(lots, owed)
+        if not deltas:
+            break
+        _apply_allocations(LedgerEntry(pk=entry_id), deltas)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Enrolment
+
+
+@transaction.atomic
+def member_enroll(*, member: Member, program: Program, enrolled_at: datetime.datetime | None = None) -> PointAccount:
+    """Open the member's account in a program, on the entry tier."""
+    _require_aware(enrolled_at, field="enrolled_at")
+    if not program.active:
+        raise ProgramInactive(f"Program {program.code} is not active.")
+    if member.status == Member.Status.BLOCKED:
+        raise MemberBlocked(f"Member {member.external_id} is blocked and cannot be enrolled.")
+    entry_tier = Tier.objects.filter(program=program).order_by("rank").first()
+    now = timezone.now()
+    account = PointAccount(
+        member=member,
+        program=program,
+        tier=entry_tier,
+        tier_achieved_at=now if entry_tier else None,
+        negative_balance_policy=program.negative_balance_policy,
+        created_at=enrolled_at or now,
+        last_activity_at=enrolled_at or now,
+    )
+    try:
+        with transaction.atomic():
+            account.save(force_insert=True)
+    except IntegrityError as error:
+        raise AlreadyEnrolled(
+            f"Member {member.external_id} is already enrolled in {program.code}.", field="member"
+        ) from error
+    if entry_tier:
+        TierChange.objects.create(account=account, to_tier=entry_tier, reason=TierChange.Reason.ENROLLED)
+    return account
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Credit, debit, reverse
+
+
+@transaction.atomic
+def points_credit(
+    *,
+    account: PointAccount,
+    points: int,
+    source: Source,
+    kind: str = EntryKind.EARN,
+    reason: str = "",
+    external_reference: str | None = None,
+    effective_at: datetime.datetime | None = None,
+    activates_at: datetime.datetime | None = None,
+    hold_until_event: bool = False,
+    expires_at: datetime.datetime | None = None,
+    spend_amount: Decimal | None = None,
+    metadata: dict | None = None,
+) -> LedgerEntry:
+    """Credit points as a new lot: available at once, or pending until ``activates_at`` or an event.
+
+    Without ``activates_at`` the program's pending days apply; without ``expires_at`` its expiry policy does.
+    """
+    points = _require_points(points)
+    source = _require_source(source)
+    if kind not in CREDIT_KINDS:
+        raise InvalidInput(f"{kind} is not a kind of credit.", field="kind")
+    _require_aware(effective_at, field="effective_at")
+    _require_aware(activates_at, field="activates_at")
+    _require_aware(expires_at, field="expires_at")
+    reason = _clean_reason(reason, required=kind == EntryKind.ADJUST)
+    external_reference = _clean_reference(external_reference)
+    if spend_amount is not None and (not isinstance(spend_amount, Decimal) or spend_amount < 0):
+        raise InvalidInput("spend_amount must be a non-negative Decimal.", field="spend_amount")
+
+    account = _lock_account(account.pk)
+    _require_can_transact(account)
+    program = account.program
+    now = timezone.now()
+    effective_at = effective_at or now
+    if activates_at is None and not hold_until_event and program.pending_days:
+        activates_at = effective_at + datetime.timedelta(days=program.pending_days)
+    pending = hold_until_event or (activates_at is not None and activates_at > now)
+    if expires_at is None:
+        expires_at = lot_expiry(program, effective_at)
+
+    entry = _insert_entry(
+        account=account,
+        kind=kind,
+        points=points,
+        source=source,
+        now=now,
+        effective_at=effective_at,
+        external_reference=external_reference,
+        spend_amount=spend_amount,
+        reason=reason,
+        metadata=metadata,
+    )
+    PointLot.objects.create(
+        account=account,
+        entry=entry,
+        points=points,
+        remaining=points,
+        activates_at=None if hold_until_event else (activates_at or effective_at),
+        activated_at=None if pending else now,
+        expires_at=expires_at,
+        created_at=now,
+    )
+    available_before = account.available
+    if pending:
+        account.pending += points
+    else:
+        account.available += points
+    account.lifetime_earned += points
+    _save_balances(account, now)
+    if not pending and available_before < 0:
+        _settle_debt(account)
+    return entry
+
+
+@transaction.atomic
+def points_debit(
+    *,
+    account: PointAccount,
+    points: int,
+    source: Source,
+    kind: str = EntryKind.REDEEM,
+    reason: str = "",
+    external_reference: str | None = None,
+    effective_at: datetime.datetime | None = None,
+    metadata: dict | None = None,
+) -> LedgerEntry:
+    """Spend points from the soonest-expiring active lots first, within the negative-balance policy."""
+    points = _require_points(points)
+    source = _require_source(source)
+    if kind not in DEBIT_KINDS:
+        raise InvalidInput(f"{kind} is not a kind of debit.", field="kind")
+    _require_aware(effective_at, field="effective_at")
+    reason = _clean_reason(reason, required=kind == EntryKind.ADJUST)
+    external_reference = _clean_reference(external_reference)
+
+    account = _lock_account(account.pk)
+    _require_can_transact(account)
+    _check_negative_policy(account, account.available - points, account.pending, points)
+    now = timezone.now()
+    entry = _insert_entry(
+        account=account,
+        kind=kind,
+        points=-points,
+        source=source,
+        now=now,
+        effective_at=effective_at,
+        external_reference=external_reference,
+        reason=reason,
+        metadata=metadata,
+    )
+    _apply_allocations(entry, _take_from_lots(_spendable_lots(account), points))
+    account.available -= points
+    account.lifetime_spent += points
+    _save_balances(account, now)
+    return entry
+
+
+@transaction.atomic
+def points_adjust(*, account: PointAccount, points: int, reason: str, user: AbstractBaseUser) -> LedgerEntry:
+    """A staff correction: positive points credit, negative points debit; a reason is required."""
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise InvalidInput("points must be a non-zero whole number.", field="points")
+    _clean_reason(reason, required=True)
+    service = points_credit if points > 0 else points_debit
+    return service(account=account, points=abs(points), source=Source.staff(user), kind=EntryKind.ADJUST, reason=reason)
+
+
+def _reversed_so_far(entry: LedgerEntry) -> int:
+    total = LedgerEntry.objects.filter(reverses=entry).aggregate(total=Sum("points"))["total"] or 0
+    return abs(total)
+
+
+def _proportional_amount(amount: Decimal | None, part: int, whole: int) -> Decimal | None:
+    if amount is None:
+        return None
+    return -(amount * part / whole).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+@transaction.atomic
+def entry_reverse(
+    *,
+    entry: LedgerEntry,
+    source: Source,
+    points: int | None = None,
+    reason: str = "",
+    external_reference: str | None = None,
+    metadata: dict | None = None,
+) -> LedgerEntry:
+    """Reverse an entry in full or in part with a new entry pointing at it.
+
+    Reversing a credit takes points back from its own lots first, then from other spendable lots. Reversing a
+    debit first pays off any part of it that was never backed by lots, then gives points back to exactly the
+    lots it took, latest-expiring first.
+    """
+    source = _require_source(source)
+    reason = _clean_reason(reason)
+    external_reference = _clean_reference(external_reference)
+    if points is not None:
+        points = _require_points(points)
+    account = _lock_account(entry.account_id)
+    original = LedgerEntry.objects.get(pk=entry.pk)
+    if original.kind in (EntryKind.REVERSE, EntryKind.EXPIRE, EntryKind.TRANSFER_IN, EntryKind.TRANSFER_OUT):
+        raise NotReversible(f"A {original.get_kind_display().lower()} entry cannot be reversed.", field="entry")
+    reversible = abs(original.points) - _reversed_so_far(original)
+    if reversible == 0:
+        raise AlreadyReversed(f"Entry {original.pk} has already been reversed in full.", field="entry")
+    points = reversible if points is None else points
+    if points > reversible:
+        raise ReversalExceedsEntry(
+            f"Only {reversible} points of entry {original.pk} are left to reverse; {points} were requested.",
+            field="points",
+        )
+    now = timezone.now()
+    common = {
+        "account": account,
+        "kind": EntryKind.REVERSE,
+        "source": source,
+        "now": now,
+        "external_reference": external_reference,
+        "reverses": original,
+        "spend_amount": _proportional_amount(original.spend_amount, points, abs(original.points)),
+        "reason": reason,
+        "metadata": metadata,
+    }
+    if original.points > 0:
+        entry = _reverse_credit(account, original, points, common)
+    else:
+        entry = _reverse_debit(account, original, points, common)
+    _save_balances(account, now, activity=False)
+    return entry
+
+
+def _reverse_credit(account: PointAccount, original: LedgerEntry, points: int, common: dict) -> LedgerEntry:
+    own_lots = list(original.lots.filter(remaining__gt=0).order_by("pk"))
+    own_pending = [lot for lot in own_lots if lot.activated_at is None]
+    own_active = [lot for lot in own_lots if lot.activated_at is not None]
+    pending_deltas = _take_from_lots(own_pending, points)
+    from_pending = -sum(delta for _, delta in pending_deltas)
+    from_available = points - from_pending
+    _check_negative_policy(account, account.available - from_available, account.pending - from_pending, points)
+    active_deltas = _take_from_lots(own_active, from_available)
+    still_needed = from_available + sum(delta for _, delta in active_deltas)
+    if still_needed:
+        others = _spendable_lots(account, exclude_ids=tuple(lot.pk for lot in own_lots))
+        active_deltas += _take_from_lots(others, still_needed)
+    entry = _insert_entry(points=-points, **common)
+    _apply_allocations(entry, pending_deltas + active_deltas)
+    account.pending -= from_pending
+    account.available -= from_available
+    if original.kind in EARNED_KINDS:
+        account.lifetime_earned -= points
+    return entry
+
+
+def _reverse_debit(account: PointAccount, original: LedgerEntry, points: int, common: dict) -> LedgerEntry:
+    reversal_ids = list(original.reversals.values_list("pk", flat=True))
+    taken = (
+        LotAllocation.objects.filter(entry_id__in=[original.pk, *reversal_ids])
+        .values("lot_id")
+        .annotate(outstanding=-Sum("points"))
+        .filter(outstanding__gt=0)
+    )
+    outstanding = {row["lot_id"]: row["outstanding"] for row in taken}
+    uncovered = abs(original.points) - _reversed_so_far(original) - sum(outstanding.values())
+    to_restore = points - min(points, uncovered)
+    lots = PointLot.objects.filter(pk__in=outstanding).order_by(F("expires_at").desc(nulls_first=True), "-pk")
+    deltas = []
+    for lot in lots:
+        if to_restore <= 0:
+            break
+        given = min(outstanding[lot.pk], to_restore)
+        deltas.append((lot.pk, given))
+        to_restore -= given
+    entry = _insert_entry(points=points, **common)
+    _apply_allocations(entry, deltas)
+    available_before = account.available
+    account.available += points
+    if original.kind in SPENT_KINDS:
+        account.lifetime_spent -= points
+    if available_before < 0 and deltas:
+        _settle_debt(account)
+    return entry
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Transfers and event-driven activation
+
+
+@transaction.atomic
+def points_transfer(
+    *,
+    from_account: PointAccount,
+    to_account: PointAccount,
+    points: int,
+    source: Source,
+    reason: str = "",
+    external_reference: str | None = None,
+) -> tuple[LedgerEntry, LedgerEntry]:
+    """Move available points to another member of the same program; the points keep their expiry dates."""
+    points = _require_points(points)
+    source = _require_source(source)
+    reason = _clean_reason(reason)
+    external_reference = _clean_reference(external_reference)
+    if from_account.pk == to_account.pk:
+        raise TransferNotAllowed("A transfer needs two different accounts.", field="to_account")
+    locked = _lock_accounts(from_account.pk, to_account.pk)
+    sender, receiver = locked[from_account.pk], locked[to_account.pk]
+    if sender.program_id != receiver.program_id:
+        raise TransferNotAllowed("Points can only move between accounts of one program.", field="to_account")
+    if not sender.program.allow_transfers:
+        raise TransferNotAllowed(f"Program {sender.program.code} does not allow transfers.", field="program")
+    _require_can_transact(sender)
+    _require_can_transact(receiver)
+    if sender.available < points:
+        raise InsufficientPoints(_shortfall_message(sender, points), field="points")
+    now = timezone.now()
+    out_entry = _insert_entry(
+        account=sender,
+        kind=EntryKind.TRANSFER_OUT,
+        points=-points,
+        source=source,
+        now=now,
+        external_reference=external_reference,
+        reason=reason,
+        metadata={"to_account": receiver.pk},
+    )
+    lots = _spendable_lots(sender)
+    expiry_of = {lot.pk: lot.expires_at for lot in lots}
+    deltas = _take_from_lots(lots, points)
+    _apply_allocations(out_entry, deltas)
+    in_entry = _insert_entry(
+        account=receiver,
+        kind=EntryKind.TRANSFER_IN,
+        points=points,
+        source=source,
+        now=now,
+        reason=reason,
+        metadata={"from_account": sender.pk, "transfer_out": out_entry.pk},
+    )
+    PointLot.objects.bulk_create(
+        [
+            PointLot(
+                account=receiver,
+                entry=in_entry,
+                points=-taken,
+                remaining=-taken,
+                activates_at=now,
+                activated_at=now,
+                expires_at=expiry_of[lot_id],
+                created_at=now,
+            )
+            for lot_id, taken in deltas
+        ]
+    )
+    sender.available -= points
+    receiver_before = receiver.available
+    receiver.available += points
+    _save_balances(sender, now)
+    _save_balances(receiver, now)
+    if receiver_before < 0:
+        _settle_debt(receiver)
+    return out_entry, in_entry
+
+
+@transaction.atomic
+def lot_activate(*, entry: LedgerEntry) -> int:
+    """Make the pending lots of a credit available now (e.g. when the return window closes); return points."""
+    account = _lock_account(entry.account_id)
+    lots = list(PointLot.objects.filter(entry_id=entry.pk, activated_at__isnull=True))
+    if not lots:
+        raise NotPending(f"Entry {entry.pk} has no pending points.", field="entry")
+    now = timezone.now()
+    PointLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(activated_at=now)
+    points = sum(lot.remaining for lot in lots)
+    available_before = account.available
+    account.pending -= points
+    account.available += points
+    _save_balances(account, now, activity=False)
+    if available_before < 0:
+        _settle_debt(account)
+    return points
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Nightly jobs: set-based, batched, safe to rerun
+
+
+@dataclass
+class JobResult:
+    accounts: int = 0
+    lots: int = 0
+    points: int = 0
+
+
+def _lock_batch(sql: str, params: dict) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+_PROGRAM_FILTER = "(%(program)s::bigint IS NULL OR a.program_id = %(program)s)"
+
+
+def lots_activate_due(*, now: datetime.datetime | None = None, program: Program | None = None) -> JobResult:
+    """Make every pending lot whose activation time has come available; rerunning finds nothing more."""
+    now = _require_aware(now, field="now") or timezone.now()
+    params = {"now": now, "program": program.pk if program else None, "batch": NIGHTLY_BATCH_SIZE}
+    result = JobResult()
+    while True:
+        with transaction.atomic():
+            account_ids = _lock_batch(
+                f"""
+                SELECT a.id FROM loyalty_pointaccount a
+                WHERE a.id IN (SELECT account_id FROM loyalty_pointlot
+                               WHERE activated_at IS NULL AND activates_at <= %(now)s)
+                  AND {_PROGRAM_FILTER}
+                ORDER BY a.id LIMIT %(batch)s FOR UPDATE OF a
+                """,
+                params,
+            )
+            if not account_ids:
+                return result
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """
+                    WITH due AS (
+                        UPDATE loyalty_pointlot SET activated_at = %(now)s
+                        WHERE account_id = ANY(%(ids)s) AND activated_at IS NULL AND activates_at <= %(now)s
+                        RETURNING account_id, remaining
+                    ), totals AS (
+                        SELECT account_id, SUM(remaining) AS points, COUNT(*) AS lots FROM due GROUP BY account_id
+                    )
+                    UPDATE loyalty_pointaccount a
+                    SET available = a.available + t.points, pending = a.pending - t.points
+                    FROM totals t WHERE a.id = t.account_id
+                    RETURNING a.id, a.available - t.points, t.points, t.lots
+                    """,
+                    {"now": now, "ids": account_ids},
+                )
+                rows = cursor.fetchall()
+            for account_id, available_before, points, lots in rows:
+                result.accounts += 1
+                result.points += points
+                result.lots += lots
+                if available_before < 0:
+                    _settle_debt(PointAccount.objects.get(pk=account_id))
+
+
+def lots_expire_due(*, now: datetime.datetime | None = None, program: Program | None = None) -> JobResult:
+    """Turn the remaining points of lapsed lots into one expire entry per account; rerunning finds nothing more.
+
+    A lot lapses at its ``expires_at``, or, under the inactivity policy, when the account has had no activity
+    for the program's period.
+    """
+    now = _require_aware(now, field="now") or timezone.now()
+    params = {"now": now, "program": program.pk if program else None, "batch": NIGHTLY_BATCH_SIZE}
+    inactive = f"(p.expiry_policy = 'inactivity' AND a.last_activity_at < %(now)s - {inactivity_period_sql('p')})"
+    result = JobResult()
+    while True:
+        with transaction.atomic():
+            # Locks first, in id order; the second statement then sees every change committed before the locks.
+            account_ids = _lock_batch(
+                f"""
+                SELECT a.id FROM loyalty_pointaccount a JOIN loyalty_program p ON p.id = a.program_id
+                WHERE {_PROGRAM_FILTER} AND (
+                    a.id IN (SELECT account_id FROM loyalty_pointlot
+                             WHERE remaining > 0 AND expires_at <= %(now)s AND activated_at IS NOT NULL)
+                    OR ({inactive} AND a.available > 0))
+                ORDER BY a.id LIMIT %(batch)s FOR UPDATE OF a
+                """,
+                params,
+            )
+            if not account_ids:
+                return result
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"""
+                    WITH due AS (
+                        SELECT l.id, l.account_id, l.remaining
+                        FROM loyalty_pointlot l
+                        JOIN loyalty_pointaccount a ON a.id = l.account_id
+                        JOIN loyalty_program p ON p.id = a.program_id
+                        WHERE l.account_id = ANY(%(ids)s) AND l.remaining > 0 AND l.activated_at IS NOT NULL
+                          AND (l.expires_at <= %(now)s OR {inactive})
+                    ), totals AS (
+                        SELECT account_id, SUM(remaining) AS points, COUNT(*) AS lots FROM due GROUP BY account_id
+                    ), entries AS (
+                        INSERT INTO loyalty_ledgerentry (account_id, kind, points, effective_at, created_at,
+                            source_type, source_id, reason, currency, metadata)
+                        SELECT account_id, 'expire', -points, %(now)s, %(now)s, 'system', 'lots_expire_due',
+                            '', '', '{{}}'::jsonb
+                        FROM totals
+                        RETURNING id, account_id
+                    ), allocations AS (
+                        INSERT INTO loyalty_lotallocation (entry_id, lot_id, points)
+                        SELECT e.id, d.id, -d.remaining FROM due d JOIN entries e ON e.account_id = d.account_id
+                    ), lots AS (
+                        UPDATE loyalty_pointlot l SET remaining = 0 FROM due d WHERE l.id = d.id
+                    ), accounts AS (
+                        UPDATE loyalty_pointaccount a
+                        SET available = a.available - t.points, lifetime_expired = a.lifetime_expired + t.points
+                        FROM totals t WHERE a.id = t.account_id
+                    )
+                    SELECT COUNT(*), COALESCE(SUM(points), 0), COALESCE(SUM(lots), 0) FROM totals
+                    """,
+                    {"now": now, "ids": account_ids},
+                )
+                accounts, points, lots = cursor.fetchone()
+            result.accounts += accounts
+            result.points += points
+            result.lots += lots
+            if accounts == 0:
+                # The locked accounts had nothing left to expire (a debit emptied their lots meanwhile).
+                return result
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Tiers
+
+
+@dataclass
+class TierResult:
+    upgraded: int = 0
+    downgraded: int = 0
+    grace_started: int = 0
+
+
+def _window_start(tier: Tier, now: datetime.datetime) -> datetime.datetime | None:
+    if tier.window == Tier.Window.ROLLING_MONTHS:
+        return add_months(now, -tier.window_months)
+    if tier.window == Tier.Window.CALENDAR_YEAR:
+        local = now.astimezone(program_zone(tier.program))
+        return local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    return None
+
+
+def _tier_statement(tiers: list[Tier], now: datetime.datetime) -> tuple[str, dict]:
+    """One statement that moves every account in ``%(ids)s`` to the tier its activity qualifies it for.
+
+    Qualifying activity is earn entries and their reversals, dated by the original earn. Each tier reads its
+    own metric and window; a member below their tier keeps it for the tier's grace days.
+    """
+    params: dict[str, Any] = {"now": now, "program": tiers[0].program_id, "min_rank": tiers[0].rank}
+    columns, qualifies, metric_of_rank = [], [], []
+    for index, tier in enumerate(tiers):
+        value = "e.points" if tier.metric == Tier.Metric.POINTS_EARNED else "COALESCE(e.spend_amount, 0)"
+        start = _window_start(tier, now)
+        window = ""
+        if start is not None:
+            params[f"start_{index}"] = start
+            window = f" FILTER (WHERE COALESCE(o.effective_at, e.effective_at) >= %(start_{index})s)"
+        columns.append(f"COALESCE(SUM({value}){window}, 0) AS m_{index}")
+        params[f"threshold_{index}"] = tier.threshold
+        params[f"rank_{index}"] = tier.rank
+        qualifies.append(f"CASE WHEN COALESCE(m.m_{index}, 0) >= %(threshold_{index})s THEN %(rank_{index})s::int END")
+        metric_of_rank.append(f"WHEN %(rank_{index})s::int THEN COALESCE(m.m_{index}, 0)")
+    sql = f"""
+        WITH metrics AS (
+            SELECT e.account_id, {", ".join(columns)}
+            FROM loyalty_ledgerentry e LEFT JOIN loyalty_ledgerentry o ON o.id = e.reverses_id
+            WHERE e.account_id = ANY(%(ids)s) AND (e.kind = 'earn' OR (e.kind = 'reverse' AND o.kind = 'earn'))
+            GROUP BY e.account_id
+        ), target AS (
+            SELECT a.id, a.tier_id, a.tier_grace_until, cur.rank AS current_rank,
+                   COALESCE(cur.downgrade_grace_days, 0) AS grace_days,
+                   COALESCE(GREATEST({", ".join(qualifies)}), %(min_rank)s::int) AS target_rank, m.*
+            FROM loyalty_pointaccount a
+            LEFT JOIN metrics m ON m.account_id = a.id
+            LEFT JOIN loyalty_tier cur ON cur.id = a.tier_id
+            WHERE a.id = ANY(%(ids)s)
+        ), decided AS (
+            SELECT t.id, t.tier_id, t.grace_days, nt.id AS target_tier_id,
+                   CASE t.target_rank {" ".join(metric_of_rank)} END AS metric_value,
+                   CASE
+                       WHEN t.current_rank IS NULL OR t.target_rank > t.current_rank THEN 'upgrade'
+                       WHEN t.target_rank = t.current_rank THEN
+                           CASE WHEN t.tier_grace_until IS NULL THEN 'same' ELSE 'requalified' END
+                       WHEN t.grace_days = 0 OR t.tier_grace_until <= %(now)s THEN 'downgrade'
+                       WHEN t.tier_grace_until IS NULL THEN 'grace_started'
+                       ELSE 'same'
+                   END AS decision
+            FROM target t JOIN loyalty_tier nt ON nt.program_id = %(program)s AND nt.rank = t.target_rank
+        ), updated AS (
+            UPDATE loyalty_pointaccount a SET
+                tier_id = CASE WHEN d.decision IN ('upgrade', 'downgrade') THEN d.target_tier_id ELSE a.tier_id END,
+                tier_achieved_at = CASE WHEN d.decision IN ('upgrade', 'downgrade') THEN %(now)s
+                                        ELSE a.tier_achieved_at END,
+                tier_grace_until = CASE WHEN d.decision = 'grace_started'
+                                        THEN %(now)s + make_interval(days => d.grace_days) END
+            FROM decided d WHERE a.id = d.id AND d.decision <> 'same'
+            RETURNING a.id, d.tier_id AS from_tier_id, a.tier_id AS to_tier_id, d.decision, d.metric_value
+        )
+        INSERT INTO loyalty_tierchange (account_id, from_tier_id, to_tier_id, reason, metric_value, note, changed_at)
+        SELECT id, from_tier_id, to_tier_id, decision, metric_value, '', %(now)s
+        FROM updated WHERE decision IN ('upgrade', 'downgrade', 'grace_started')
+        RETURNING reason
+    """
+    return sql, params
+
+
+def _evaluate_tier_batch(sql: str, params: dict, account_ids: list[int], result: TierResult) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {**params, "ids": account_ids})
+        for (reason,) in cursor.fetchall():
+            if reason == TierChange.Reason.UPGRADE:
+                result.upgraded += 1
+            elif reason == TierChange.Reason.DOWNGRADE:
+                result.downgraded += 1
+            else:
+                result.grace_started += 1
+
+
+def _program_tiers(program: Program) -> list[Tier]:
+    return list(Tier.objects.filter(program=program).select_related("program").order_by("rank"))
+
+
+def tiers_evaluate(*, program: Program, now: datetime.datetime | None = None) -> TierResult:
+    """Re-evaluate the tier of every account in the program, in batches; safe to rerun."""
+    now = _require_aware(now, field="now") or timezone.now()
+    result = TierResult()
+    tiers = _program_tiers(program)
+    if not tiers:
+        return result
+    sql, params = _tier_statement(tiers, now)
+    after = 0
+    while True:
+        with transaction.atomic():
+            account_ids = _lock_batch(
+                "SELECT id FROM loyalty_pointaccount WHERE program_id = %(program)s AND id > %(after)s "
+                "ORDER BY id LIMIT %(batch)s FOR UPDATE",
+                {"program": program.pk, "after": after, "batch": NIGHTLY_BATCH_SIZE},
+            )
+            if not account_ids:
+                return result
+            _evaluate_tier_batch(sql, params, account_ids, result)
+            after = account_ids[-1]
+
+
+@transaction.atomic
+def tier_evaluate_account(*, account: PointAccount, now: datetime.datetime | None = None) -> PointAccount:
+    """Re-evaluate one member's tier now; returns the account with its tier as it now stands."""
+    now = _require_aware(now, field="now") or timezone.now()
+    account = _lock_account(account.pk)
+    tiers = _program_tiers(account.program)
+    if tiers:
+        sql, params = _tier_statement(tiers, now)
+        _evaluate_tier_batch(sql, params, [account.pk], TierResult())
+    account.refresh_from_db()
+    return account
+
+
+@transaction.atomic
+def tier_assign(*, account: PointAccount, tier: Tier, user: AbstractBaseUser | None, note: str) -> PointAccount:
+    """Put a member on a tier by hand (e.g. a status match); nightly evaluation may move them later."""
+    note = _clean_reason(note, required=True)
+    account = _lock_account(account.pk)
+    if tier.program_id != account.program_id:
+        raise InvalidInput("The tier belongs to another program.", field="tier")
+    if account.tier_id == tier.pk:
+        return account
+    now = timezone.now()
+    TierChange.objects.create(
+        account=account,
+        from_tier_id=account.tier_id,
+        to_tier=tier,
+        reason=TierChange.Reason.MANUAL,
+        note=note,
+        changed_by=user,
+        changed_at=now,
+    )
+    account.tier = tier
+    account.tier_achieved_at = now
+    account.tier_grace_until = None
+    account.save(update_fields=["tier", "tier_achieved_at", "tier_grace_until"])
+    return account
+
+
+def nightly_run(*, program: Program, now: datetime.datetime | None = None) -> dict[str, Any]:
+    """The nightly jobs of one program, in their fixed order; each step is safe to rerun."""
+    now = now or timezone.now()
+    return {
+        "activated": lots_activate_due(now=now, program=program),
+        "expired": lots_expire_due(now=now, program=program),
+        "tiers": tiers_evaluate(program=program, now=now),
+    }
