@@ -191,6 +191,7 @@ class PointLot(models.Model):
     )
     activated_at = models.DateTimeField(_("activated at"), null=True, blank=True)
     expires_at = models.DateTimeField(_("expires at"), null=True, blank=True)
+    expiry_warned_at = models.DateTimeField(_("expiry warning sent"), null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
