@@ -16,6 +16,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from config.errors import InvalidInput
+from loyalty import events
 from loyalty.errors import (
     AlreadyEnrolled,
     AlreadyReversed,
@@ -299,6 +300,27 @@ def _settle_debt(account: PointAccount) -> None:
         _apply_allocations(LedgerEntry(pk=entry_id), deltas)
 
 
+def _emit_entry(event_type: str, entry: LedgerEntry, account: PointAccount) -> None:
+    events.emit(
+        event_type,
+        account_id=account.pk,
+        data={
+            "entry_id": entry.pk,
+            "kind": entry.kind,
+            "points": entry.points,
+            "effective_at": entry.effective_at.isoformat(),
+            "external_reference": entry.external_reference,
+            "reverses": entry.reverses_id,
+            "source_type": entry.source_type,
+            "source_id": entry.source_id,
+            "member": account.member.external_id,
+            "program": account.program.code,
+            "available": account.available,
+            "pending": account.pending,
+        },
+    )
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Enrolment
 
@@ -331,6 +353,15 @@ def member_enroll(*, member: Member, program: Program, enrolled_at: datetime.dat
         ) from error
     if entry_tier:
         TierChange.objects.create(account=account, to_tier=entry_tier, reason=TierChange.Reason.ENROLLED)
+    events.emit(
+        events.MEMBER_ENROLLED,
+        account_id=account.pk,
+        data={
+            "member": member.external_id,
+            "program": program.code,
+            "tier": entry_tier.code if entry_tier else None,
+        },
+    )
     return account
 
 
@@ -412,6 +443,7 @@ def points_credit(
     _save_balances(account, now)
     if not pending and available_before < 0:
         _settle_debt(account)
+    _emit_entry(events.POINTS_EARNED, entry, account)
     return entry
 
 
@@ -455,6 +487,7 @@ def points_debit(
     account.available -= points
     account.lifetime_spent += points
     _save_balances(account, now)
+    _emit_entry(events.POINTS_REDEEMED, entry, account)
     return entry
 
 
@@ -530,6 +563,7 @@ def entry_reverse(
     else:
         entry = _reverse_debit(account, original, points, common)
     _save_balances(account, now, activity=False)
+    _emit_entry(events.POINTS_REVERSED, entry, account)
     return entry
 
 
@@ -662,6 +696,8 @@ def points_transfer(
     _save_balances(receiver, now)
     if receiver_before < 0:
         _settle_debt(receiver)
+    _emit_entry(events.POINTS_REDEEMED, out_entry, sender)
+    _emit_entry(events.POINTS_EARNED, in_entry, receiver)
     return out_entry, in_entry
 
 
@@ -804,15 +840,20 @@ def lots_expire_due(*, now: datetime.datetime | None = None, program: Program | 
                         SET available = a.available - t.points, lifetime_expired = a.lifetime_expired + t.points
                         FROM totals t WHERE a.id = t.account_id
                     )
-                    SELECT COUNT(*), COALESCE(SUM(points), 0), COALESCE(SUM(lots), 0) FROM totals
+                    SELECT t.account_id, t.points, t.lots, e.id
+                    FROM totals t JOIN entries e ON e.account_id = t.account_id
                     """,
                     {"now": now, "ids": account_ids},
                 )
-                accounts, points, lots = cursor.fetchone()
-            result.accounts += accounts
-            result.points += points
-            result.lots += lots
-            if accounts == 0:
+                rows = cursor.fetchall()
+            for account_id, points, lots, entry_id in rows:
+                result.accounts += 1
+                result.points += points
+                result.lots += lots
+                events.emit(
+                    events.POINTS_EXPIRED, account_id=account_id, data={"entry_id": entry_id, "points": -points}
+                )
+            if not rows:
                 # The locked accounts had nothing left to expire (a debit emptied their lots meanwhile).
                 return result
 
@@ -896,7 +937,7 @@ def _tier_statement(tiers: list[Tier], now: datetime.datetime) -> tuple[str, dic
         INSERT INTO loyalty_tierchange (account_id, from_tier_id, to_tier_id, reason, metric_value, note, changed_at)
         SELECT id, from_tier_id, to_tier_id, decision, metric_value, '', %(now)s
         FROM updated WHERE decision IN ('upgrade', 'downgrade', 'grace_started')
-        RETURNING reason
+        RETURNING account_id, reason, from_tier_id, to_tier_id
     """
     return sql, params
 
@@ -904,13 +945,24 @@ def _tier_statement(tiers: list[Tier], now: datetime.datetime) -> tuple[str, dic
 def _evaluate_tier_batch(sql: str, params: dict, account_ids: list[int], result: TierResult) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, {**params, "ids": account_ids})
-        for (reason,) in cursor.fetchall():
+        for account_id, reason, from_tier_id, to_tier_id in cursor.fetchall():
+            if reason == TierChange.Reason.GRACE_STARTED:
+                result.grace_started += 1
+                continue
             if reason == TierChange.Reason.UPGRADE:
                 result.upgraded += 1
-            elif reason == TierChange.Reason.DOWNGRADE:
-                result.downgraded += 1
             else:
-                result.grace_started += 1
+                result.downgraded += 1
+            _emit_tier_change(account_id, from_tier_id, to_tier_id, reason)
+
+
+def _emit_tier_change(account_id: int, from_tier_id: int | None, to_tier_id: int, reason: str) -> None:
+    codes = dict(Tier.objects.filter(pk__in=[from_tier_id, to_tier_id]).values_list("pk", "code"))
+    events.emit(
+        events.TIER_CHANGED,
+        account_id=account_id,
+        data={"from_tier": codes.get(from_tier_id), "to_tier": codes.get(to_tier_id), "reason": reason},
+    )
 
 
 def _program_tiers(program: Program) -> list[Tier]:
@@ -971,11 +1023,67 @@ def tier_assign(*, account: PointAccount, tier: Tier, user: AbstractBaseUser | N
         changed_by=user,
         changed_at=now,
     )
+    previous_tier_id = account.tier_id
     account.tier = tier
     account.tier_achieved_at = now
     account.tier_grace_until = None
     account.save(update_fields=["tier", "tier_achieved_at", "tier_grace_until"])
+    _emit_tier_change(account.pk, previous_tier_id, tier.pk, TierChange.Reason.MANUAL)
     return account
+
+
+def expiry_warnings_send(*, program: Program, now: datetime.datetime | None = None) -> JobResult:
+    """Raise one ``points.expiring`` event per account with points lapsing within the program's warning days.
+
+    Each lot is warned about once (``expiry_warned_at``), so rerunning sends nothing twice.
+    """
+    now = _require_aware(now, field="now") or timezone.now()
+    params = {
+        "now": now,
+        "until": now + datetime.timedelta(days=program.expiry_warning_days),
+        "program": program.pk,
+        "batch": NIGHTLY_BATCH_SIZE,
+    }
+    due_lots = (
+        "remaining > 0 AND activated_at IS NOT NULL AND expiry_warned_at IS NULL "
+        "AND expires_at > %(now)s AND expires_at <= %(until)s"
+    )
+    result = JobResult()
+    while True:
+        with transaction.atomic():
+            account_ids = _lock_batch(
+                f"""
+                SELECT a.id FROM loyalty_pointaccount a
+                WHERE a.program_id = %(program)s
+                  AND a.id IN (SELECT account_id FROM loyalty_pointlot WHERE {due_lots})
+                ORDER BY a.id LIMIT %(batch)s FOR UPDATE OF a
+                """,
+                params,
+            )
+            if not account_ids:
+                return result
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"""
+                    WITH warned AS (
+                        UPDATE loyalty_pointlot SET expiry_warned_at = %(now)s
+                        WHERE account_id = ANY(%(ids)s) AND {due_lots}
+                        RETURNING account_id, remaining, expires_at
+                    )
+                    SELECT account_id, SUM(remaining), MIN(expires_at), COUNT(*) FROM warned GROUP BY account_id
+                    """,
+                    {**params, "ids": account_ids},
+                )
+                rows = cursor.fetchall()
+            for account_id, points, first_expiry, lots in rows:
+                result.accounts += 1
+                result.points += points
+                result.lots += lots
+                events.emit(
+                    events.POINTS_EXPIRING,
+                    account_id=account_id,
+                    data={"points": points, "first_expires_at": first_expiry.isoformat()},
+                )
 
 
 def nightly_run(*, program: Program, now: datetime.datetime | None = None) -> dict[str, Any]:
@@ -985,4 +1093,5 @@ def nightly_run(*, program: Program, now: datetime.datetime | None = None) -> di
         "activated": lots_activate_due(now=now, program=program),
         "expired": lots_expire_due(now=now, program=program),
         "tiers": tiers_evaluate(program=program, now=now),
+        "warned": expiry_warnings_send(program=program, now=now),
     }
