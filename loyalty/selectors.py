@@ -4,6 +4,11 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from loyalty.errors import AccountNotFound
+from loyalty.models import PointAccount, Program
+from members.errors import MemberNotFound
+from members.models import Member
+
 RECONCILE_SQL = """
 WITH scope AS (
     SELECT id, available, pending, lifetime_earned, lifetime_spent, lifetime_expired
@@ -97,9 +102,7 @@ class Discrepancy:
     def describe(self) -> str:
         problems = []
         if self.available + self.pending != self.entries_total:
-            problems.append(
-                f"available+pending {self.available + self.pending} != sum of entries {self.entries_total}"
-            )
+            problems.append(f"available+pending {self.available + self.pending} != sum of entries {self.entries_total}")
         if self.pending != self.pending_lots:
             problems.append(f"pending {self.pending} != pending lots {self.pending_lots}")
         if self.available != self.active_lots - self.uncovered_debt:
@@ -124,3 +127,17 @@ def reconcile(*, program_id: int | None = None, account_id: int | None = None) -
     with connection.cursor() as cursor:
         cursor.execute(RECONCILE_SQL, {"program": program_id, "account": account_id})
         return [Discrepancy(*row) for row in cursor.fetchall()]
+
+
+def account_for_member(*, program: Program, member_external_id: str) -> PointAccount:
+    """The account of the member with this external id in ``program``, or a clear not-found error."""
+    try:
+        member = Member.objects.get(external_id=member_external_id)
+    except Member.DoesNotExist as error:
+        raise MemberNotFound(f"No member has external id '{member_external_id}'.", field="member") from error
+    try:
+        return PointAccount.objects.select_related("member", "program", "tier").get(member=member, program=program)
+    except PointAccount.DoesNotExist as error:
+        raise AccountNotFound(
+            f"Member '{member_external_id}' is not enrolled in {program.code}.", field="member"
+        ) from error

@@ -18,6 +18,7 @@ from django.utils import timezone
 from config.errors import InvalidInput
 from loyalty import events
 from loyalty.errors import (
+    AccountNotFound,
     AlreadyEnrolled,
     AlreadyReversed,
     DuplicateReference,
@@ -127,8 +128,13 @@ def _clean_reason(reason: str | None, *, required: bool = False) -> str:
     return reason
 
 
-def _lock_account(account_id: int) -> PointAccount:
-    return PointAccount.objects.select_for_update(of=("self",)).select_related("member", "program").get(pk=account_id)
+def _lock_account(account_id: int | None) -> PointAccount:
+    try:
+        return (
+            PointAccount.objects.select_for_update(of=("self",)).select_related("member", "program").get(pk=account_id)
+        )
+    except PointAccount.DoesNotExist as error:
+        raise AccountNotFound(f"There is no point account {account_id}.", field="account") from error
 
 
 def _lock_accounts(*account_ids: int) -> dict[int, PointAccount]:

@@ -109,6 +109,8 @@ if CELERY_BROKER_URL == "filesystem://":
         "store_processed": False,
         "control_folder": str(DATA_DIR / "celery" / "control"),
     }
+    for _folder in (_queue_dir, _processed_dir, DATA_DIR / "celery" / "control"):
+        _folder.mkdir(parents=True, exist_ok=True)
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
