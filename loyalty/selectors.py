@@ -78,6 +78,7 @@ WHERE s.available + s.pending <> COALESCE(t.total, 0)
    OR s.lifetime_expired <> COALESCE(t.expired, 0)
    OR COALESCE(h.broken_lots, 0) > 0
    OR COALESCE(d.uncovered, 0) < 0
+   OR (COALESCE(l.active, 0) > 0 AND COALESCE(d.uncovered, 0) > 0)
 ORDER BY s.id
 """
 
@@ -119,6 +120,8 @@ class Discrepancy:
             problems.append(f"{self.lots_with_broken_history} lot(s) whose remaining != points + allocations")
         if self.uncovered_debt < 0:
             problems.append(f"lots gave back more than debits took ({self.uncovered_debt})")
+        if self.active_lots > 0 and self.uncovered_debt > 0:
+            problems.append(f"lots hold {self.active_lots} points while {self.uncovered_debt} are owed")
         return f"account {self.account_id}: " + "; ".join(problems)
 
 

@@ -11,7 +11,9 @@ Invariants (held by ``loyalty.services`` and, where it can, by the database; che
    reversing a debit gives back exactly the lots it took.
 4. The account caches ``available`` and ``pending``; they change only in the transaction that writes the entry,
    with the account row locked. ``available + pending = Σ entry points``,
-   ``pending = Σ remaining of pending lots`` and ``available = Σ remaining of active lots - uncovered debt``.
+   ``pending = Σ remaining of pending lots`` and ``available = Σ remaining of active lots - uncovered debt``,
+   where a debt (a debit not backed by lot points, under a policy that allows it) is paid from the next points
+   that become available, so active lots never hold points while the account owes some.
    The CHECK ``account_balance_policy`` keeps ``available`` within the program's negative-balance policy,
    which is copied onto the account so the database can enforce it.
 5. Every entry names its source (staff user, partner, import batch, campaign, system job) and may carry an
