@@ -11,13 +11,11 @@ from loyalty.errors import (
     InsufficientPoints,
     NotPending,
     NotReversible,
-    ReversalExceedsEntry,
     TransferNotAllowed,
 )
 from loyalty.models import EntryKind, LedgerEntry, PointAccount, PointLot, Program
 from loyalty.selectors import account_for_member, reconcile
 from loyalty.services import (
-    Source,
     entry_reverse,
     lot_activate,
     points_adjust,
@@ -312,7 +310,7 @@ BAD_CALLS = {
             account=a,
             points=5,
             source=s,
-            effective_at=datetime.datetime(2026, 1, 1),  # noqa: DTZ001
+            effective_at=datetime.datetime(2026, 1, 1),
         ),
         "invalid",
         "effective_at",
