@@ -903,7 +903,7 @@ def _tier_statement(tiers: list[Tier], now: datetime.datetime) -> tuple[str, dic
         params[f"threshold_{index}"] = tier.threshold
         params[f"rank_{index}"] = tier.rank
         qualifies.append(f"CASE WHEN COALESCE(m.m_{index}, 0) >= %(threshold_{index})s THEN %(rank_{index})s::int END")
-        metric_of_rank.append(f"WHEN %(rank_{index})s::int THEN COALESCE(m.m_{index}, 0)")
+        metric_of_rank.append(f"WHEN %(rank_{index})s::int THEN COALESCE(t.m_{index}, 0)")
     sql = f"""
         WITH metrics AS (
             SELECT e.account_id, {", ".join(columns)}
