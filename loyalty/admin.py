@@ -1,0 +1,330 @@
+"""Programs, tiers, accounts and the ledger in the operator console.
+
+The ledger and what hangs off it (lots, tier changes) is history: read-only here. Balances change only through
+``loyalty.services``: the account page offers "adjust points" and "recompute tier", each a small form calling
+one service. The member page gains its accounts from ``loyalty.admin_member``.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.db.models import Q, Subquery
+from django.http import HttpRequest
+from django.urls import path, reverse
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from config.admin_helpers import (
+    BigTableAdminMixin,
+    ConfirmForm,
+    IdentifierSearchMixin,
+    ReadOnlyAdminMixin,
+    object_for_action,
+    service_form_view,
+)
+from loyalty.admin_member import (
+    ADJUST_PERMISSION,
+    RECOMPUTE_PERMISSIONS,
+    MemberWithAccountsAdmin,
+    account_permissions,
+)
+from loyalty.models import LedgerEntry, PointAccount, PointLot, Program, Tier, TierChange
+from loyalty.services import points_adjust, tier_evaluate_account
+from members.models import Member
+
+# A ledger search by member id looks up at most this many accounts first (see LedgerEntryAdmin).
+SEARCH_MAX_ACCOUNTS = 200
+
+
+class AccountColumnsMixin:
+    """Member and program columns for rows that belong to an account (select ``account__member`` and
+    ``account__program`` with them)."""
+
+    @admin.display(description=_("member"), ordering="account__member__external_id")
+    def account_member(self, obj) -> str:
+        return obj.account.member.external_id
+
+    @admin.display(description=_("program"))
+    def account_program(self, obj) -> str:
+        return obj.account.program.code
+
+
+class TierInline(admin.TabularInline):
+    model = Tier
+    extra = 0
+    ordering = ["rank"]
+    fields = [
+        "rank",
+        "code",
+        "name",
+        "metric",
+        "window",
+        "window_months",
+        "threshold",
+        "earn_multiplier",
+        "downgrade_grace_days",
+    ]
+
+
+@admin.register(Program)
+class ProgramAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "active", "points_name", "currency", "earn_rate", "expiry_policy"]
+    list_filter = ["active"]
+    search_fields = ["code", "name"]
+    inlines = [TierInline]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "active", "points_name", "currency", "timezone"]}),
+        (_("Earning"), {"fields": ["earn_rate", "rounding", "pending_days", "point_value"]}),
+        (
+            _("Expiry"),
+            {
+                "fields": [
+                    "expiry_policy",
+                    "expiry_period",
+                    "expiry_period_unit",
+                    "expiry_round_to_period_end",
+                    "expiry_fixed_month",
+                    "expiry_fixed_day",
+                    "expiry_warning_days",
+                ]
+            },
+        ),
+        (_("Balances"), {"fields": ["negative_balance_policy", "allow_transfers"]}),
+        (_("Nightly jobs"), {"fields": ["nightly_hour"]}),
+    ]
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    list_display = ["name", "program", "rank", "code", "metric", "window", "threshold", "earn_multiplier"]
+    list_filter = ["program"]
+    list_select_related = ["program"]
+    search_fields = ["code", "name"]
+    ordering = ["program__name", "rank"]
+
+
+class TierFilter(admin.SimpleListFilter):
+    title = _("tier")
+    parameter_name = "tier"
+
+    def lookups(self, request: HttpRequest, model_admin):
+        return [(tier.pk, str(tier)) for tier in Tier.objects.select_related("program").order_by("program", "rank")]
+
+    def queryset(self, request: HttpRequest, queryset):
+        if self.value() is None:
+            return queryset
+        if not self.value().isdigit():
+            raise IncorrectLookupParameters(self.value())
+        # Naming the tier's program too lets the (program, tier) index serve the filter.
+        program = Subquery(Tier.objects.filter(pk=self.value()).values("program_id"))
+        return queryset.filter(program_id=program, tier_id=self.value())
+
+
+class AdjustPointsForm(forms.Form):
+    points = forms.IntegerField(label=_("Points"), help_text=_("Positive to add points, negative to take them away."))
+    reason = forms.CharField(
+        label=_("Reason"), max_length=255, help_text=_("Kept on the ledger entry for everyone to see.")
+    )
+
+
+@admin.register(PointAccount)
+class PointAccountAdmin(IdentifierSearchMixin, BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["member", "program", "tier", "available", "pending", "lifetime_earned", "last_activity_at"]
+    list_select_related = ["member", "program", "tier__program"]
+    list_filter = ["program", TierFilter]
+    search_fields = ["member__external_id__startswith", "member__email__startswith"]
+    search_term_normalisers = {"member__email__startswith": str.lower}
+    search_help_text = _("The start of the member's external id or email.")
+    ordering = ["-id"]
+    change_form_template = "admin/loyalty/pointaccount/change_form.html"
+    fields = [
+        "member",
+        "program",
+        "tier",
+        "tier_achieved_at",
+        "tier_grace_until",
+        "available",
+        "pending",
+        "lifetime_earned",
+        "lifetime_spent",
+        "lifetime_expired",
+        "last_activity_at",
+        "created_at",
+    ]
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<path:object_id>/adjust/",
+                self.admin_site.admin_view(self.adjust_view),
+                name="{}_{}_adjust".format(*info),
+            ),
+            path(
+                "<path:object_id>/recompute-tier/",
+                self.admin_site.admin_view(self.recompute_tier_view),
+                name="{}_{}_recompute_tier".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        extra_context = {**account_permissions(request), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def after_action_url(self, request: HttpRequest, account: PointAccount) -> str:
+        """Back to the member page, where balances, lots and the ledger are all in view."""
+        if request.user.has_perm("members.view_member"):
+            url = reverse("admin:members_member_change", args=[account.member_id], current_app=self.admin_site.name)
+            return f"{url}#account-{account.pk}"
+        return reverse("admin:loyalty_pointaccount_change", args=[account.pk], current_app=self.admin_site.name)
+
+    def adjust_view(self, request: HttpRequest, object_id: str):
+        account = object_for_action(self, request, object_id, allowed=request.user.has_perm(ADJUST_PERMISSION))
+
+        def adjusted(entry: LedgerEntry) -> str:
+            return ngettext(
+                "Recorded an adjustment of %(points)s point (entry %(entry)s).",
+                "Recorded an adjustment of %(points)s points (entry %(entry)s).",
+                abs(entry.points),
+            ) % {"points": f"{entry.points:+d}", "entry": entry.pk}
+
+        return service_form_view(
+            request,
+            model_admin=self,
+            obj=account,
+            form_class=AdjustPointsForm,
+            perform=lambda data: points_adjust(
+                account=account, points=data["points"], reason=data["reason"], user=request.user
+            ),
+            title=gettext("Adjust points"),
+            success_message=adjusted,
+            redirect_url=self.after_action_url(request, account),
+            log_message=gettext("Adjusted points."),
+            extra_context={
+                "submit_label": gettext("Record adjustment"),
+                "description": gettext("%(member)s has %(available)s available in %(program)s.")
+                % {"member": account.member, "available": account.available, "program": account.program},
+            },
+        )
+
+    def recompute_tier_view(self, request: HttpRequest, object_id: str):
+        allowed = any(request.user.has_perm(permission) for permission in RECOMPUTE_PERMISSIONS)
+        account = object_for_action(self, request, object_id, allowed=allowed)
+        return service_form_view(
+            request,
+            model_admin=self,
+            obj=account,
+            form_class=ConfirmForm,
+            perform=lambda data: tier_evaluate_account(account=account),
+            title=gettext("Recompute tier"),
+            success_message=lambda evaluated: (
+                gettext("Tier recomputed: %(tier)s.")
+                % {"tier": evaluated.tier.name if evaluated.tier else gettext("none")}
+            ),
+            redirect_url=self.after_action_url(request, account),
+            extra_context={
+                "submit_label": gettext("Recompute tier"),
+                "description": gettext("Evaluate the member's tier now by the program's tier rules."),
+            },
+        )
+
+
+@admin.register(PointLot)
+class PointLotAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "account_member",
+        "account_program",
+        "points",
+        "remaining",
+        "activates_at",
+        "activated_at",
+        "expires_at",
+        "entry",
+    ]
+    list_select_related = ["account__member", "account__program", "entry"]
+    # The default order (by expiry) has no index over the whole table.
+    ordering = ["-id"]
+    search_fields = ["account__member__external_id__startswith"]
+    search_help_text = _("The start of the member's external id.")
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        return queryset_of_members(queryset, search_term)
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "effective_at",
+        "account_member",
+        "account_program",
+        "kind",
+        "points",
+        "source_type",
+        "external_reference",
+        "reason",
+        "created_by",
+    ]
+    list_select_related = ["account__member", "account__program", "created_by"]
+    list_filter = [
+        "kind",
+        "source_type",
+        ("effective_at", admin.DateFieldListFilter),
+        ("account__program", admin.RelatedFieldListFilter),
+    ]
+    search_fields = ["external_reference__startswith", "account__member__external_id__startswith"]
+    search_help_text = _("The start of an external reference or of the member's external id.")
+    ordering = ["-id"]
+    fieldsets = [
+        (None, {"fields": ["account", "kind", "points", "effective_at", "created_at"]}),
+        (_("Source"), {"fields": ["source_type", "source_id", "created_by", "external_reference", "reason"]}),
+        (_("Details"), {"fields": ["reverses", "spend_amount", "currency", "metadata"]}),
+    ]
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        return queryset_of_members(queryset, search_term, reference=True)
+
+
+def queryset_of_members(queryset, search_term: str, *, reference: bool = False):
+    """Rows of accounts whose member id starts with the term (and, with ``reference``, rows whose external
+    reference does).
+
+    The accounts are looked up first: an OR across the join to members could use no index on a table of
+    millions of rows, while ``account_id IN (…) OR external_reference LIKE 'term%'`` is two index scans.
+    """
+    term = search_term.strip()
+    if not term:
+        return queryset, False
+    account_ids = list(
+        PointAccount.objects.filter(member__external_id__startswith=term)
+        .order_by()
+        .values_list("pk", flat=True)[:SEARCH_MAX_ACCOUNTS]
+    )
+    condition = Q(account_id__in=account_ids)
+    if reference:
+        condition |= Q(external_reference__startswith=term)
+    return queryset.filter(condition), False
+
+
+@admin.register(TierChange)
+class TierChangeAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["changed_at", "account_member", "account_program", "from_tier", "to_tier", "reason", "changed_by"]
+    list_select_related = [
+        "account__member",
+        "account__program",
+        "from_tier__program",
+        "to_tier__program",
+        "changed_by",
+    ]
+    ordering = ["-id"]
+    search_fields = ["account__member__external_id__startswith"]
+    search_help_text = _("The start of the member's external id.")
+
+    def get_search_results(self, request: HttpRequest, queryset, search_term: str):
+        return queryset_of_members(queryset, search_term)
+
+
+admin.site.unregister(Member)
+admin.site.register(Member, MemberWithAccountsAdmin)
