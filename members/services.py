@@ -42,7 +42,7 @@ def member_clean_fields(fields: dict[str, Any], *, default_region: str | None = 
         elif name == "email":
             cleaned[name] = normalize_email(value)
         elif name == "phone":
-            region = default_region or fields.get("country") or None
+            region = default_region or (fields.get("country") or "").strip().upper() or None
             cleaned[name] = normalize_phone(value, default_region=region)
         elif name == "country":
             cleaned[name] = normalize_country(value)
