@@ -1,3 +1,4 @@
+from loyalty.models.imports import ColumnMapping, ImportBatch, ImportBatchEvent, ImportedMember, ImportKind, ImportRowError  # noqa: F401, E501
 from loyalty.models.ledger import (
     EntryKind,
     LedgerEntry,
@@ -7,6 +8,7 @@ from loyalty.models.ledger import (
     SourceType,
     TierChange,
 )
+from loyalty.models.partners import ApiKey, IdempotencyRecord, Partner, Scope, WebhookAttempt, WebhookDelivery  # noqa: F401
 from loyalty.models.program import Program, Tier
 
 __all__ = [
