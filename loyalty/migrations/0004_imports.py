@@ -2,6 +2,7 @@
 
 import django.db.models.deletion
 import django.utils.timezone
+import loyalty.legacy_import.storage
 from django.conf import settings
 from django.db import migrations, models
 
@@ -20,7 +21,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('balances', 'Members and opening balances'), ('history', 'Historical ledger entries')], default='balances', max_length=16, verbose_name='file type')),
-                ('file', models.FileField(max_length=255, upload_to='imports/%Y/%m/', verbose_name='file')),
+                ('file', models.FileField(max_length=255, storage=loyalty.legacy_import.storage.import_storage, upload_to='%Y/%m/', verbose_name='file')),
                 ('file_name', models.CharField(max_length=255, verbose_name='file name')),
                 ('file_size', models.BigIntegerField(default=0, verbose_name='file size')),
                 ('checksum', models.CharField(db_index=True, max_length=64, verbose_name='SHA-256')),

@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from loyalty.legacy_import.storage import import_storage
 from loyalty.models.program import Program
 
 
@@ -34,7 +35,7 @@ class ImportBatch(models.Model):
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="import_batches")
     kind = models.CharField(_("file type"), max_length=16, choices=ImportKind.choices, default=ImportKind.BALANCES)
-    file = models.FileField(_("file"), upload_to="imports/%Y/%m/", max_length=255)
+    file = models.FileField(_("file"), upload_to="%Y/%m/", storage=import_storage, max_length=255)
     file_name = models.CharField(_("file name"), max_length=255)
     file_size = models.BigIntegerField(_("file size"), default=0)
     checksum = models.CharField(_("SHA-256"), max_length=64, db_index=True)

@@ -1,0 +1,279 @@
+"""Reading legacy files: sniffing encoding, delimiter and line ends, then streaming decoded CSV records.
+
+Decoding is strict and per physical line: a line with bytes that are not text in the chosen encoding is
+reported (and its row rejected) instead of being stored with replacement characters or as mojibake. The whole
+file is never held in memory; only a block of it and the current record.
+"""
+
+import codecs
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import charset_normalizer
+import phonenumbers
+from django.utils.translation import gettext as _
+
+from config.errors import InvalidInput
+
+BLOCK_BYTES = 1 << 20
+SAMPLE_LINES = 200
+DETECTION_SAMPLE_BYTES = 256 * 1024
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_DELIMITERS = (",", ";", "\t", "|")
+
+
+Opener = Callable[[], BinaryIO]
+
+
+class UnreadableFile(InvalidInput):
+    code = "unreadable_file"
+
+
+@dataclass
+class Sniffed:
+    encoding: str
+    encoding_alternatives: list[str]
+    delimiter: str
+    newline: str
+    headers: list[str]
+    sample: list[list[str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "encoding": self.encoding,
+            "encoding_alternatives": self.encoding_alternatives,
+            "delimiter": self.delimiter,
+            "newline": self.newline,
+            "headers": self.headers,
+            "sample": self.sample,
+        }
+
+
+def _is_utf8(opener: Opener) -> tuple[bool, bytes]:
+    """Whether the whole file is UTF-8 (streamed); if not, a sample of the lines that are not, for detection."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with opener() as handle:
+        while block := handle.read(BLOCK_BYTES):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError:
+                break
+        else:
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                pass
+            else:
+                return True, b""
+    sample = bytearray()
+    with opener() as handle:
+        for raw in handle:
+            if not raw.isascii():
+                sample += raw
+                if len(sample) >= DETECTION_SAMPLE_BYTES:
+                    break
+    return False, bytes(sample)
+
+
+def _block_lines(handle: BinaryIO) -> Iterator[bytes]:
+    tail = b""
+    while block := handle.read(BLOCK_BYTES):
+        lines = (tail + block).split(b"\n")
+        tail = lines.pop()
+        yield from lines
+    if tail:
+        yield tail
+
+
+def detect_encoding(opener: Opener) -> tuple[str, list[str]]:
+    """The file's encoding (a BOM wins, then strict UTF-8, then charset detection) and other candidates."""
+    with opener() as handle:
+        start = handle.read(4)
+    for bom, name in _BOMS:
+        if start.startswith(bom):
+            return name, []
+    utf8, sample = _is_utf8(opener)
+    if utf8:
+        return "utf-8", []
+    matches = [match.encoding for match in charset_normalizer.from_bytes(sample)]
+    if not matches:
+        raise UnreadableFile(_("The file's encoding could not be detected; choose it by hand."), field="encoding")
+    return codecs.lookup(matches[0]).name, [codecs.lookup(name).name for name in matches[1:4]]
+
+
+def _detect_newline(head: bytes) -> str:
+    if b"\n" in head or b"\r" not in head:
+        return "\n"
+    return "\r"
+
+
+def _detect_delimiter(lines: list[str]) -> str:
+    """The delimiter that splits the first lines into the same number (> 1) of fields most consistently."""
+    best, best_score = ",", (-1, -1)
+    for delimiter in _DELIMITERS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=delimiter) if row]
+        if not counts or counts[0] < 2:
+            continue
+        consistent = sum(1 for count in counts if count == counts[0])
+        score = (consistent, counts[0])
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
+
+
+def sniff(opener: Opener, *, encoding: str = "", delimiter: str = "") -> Sniffed:
+    """Work out how to read the file; the operator's choices, when given, win over detection."""
+    alternatives: list[str] = []
+    if not encoding:
+        encoding, alternatives = detect_encoding(opener)
+    with opener() as handle:
+        head = handle.read(BLOCK_BYTES)
+    newline = _detect_newline(head)
+    reader = LegacyReader(opener, encoding=encoding, delimiter=delimiter or ",", newline=newline)
+    lines = []
+    for _number, line in reader.lines():
+        lines.append(line)
+        if len(lines) >= SAMPLE_LINES:
+            break
+    if not lines:
+        raise UnreadableFile(_("The file is empty."), field="file")
+    delimiter = delimiter or _detect_delimiter(lines)
+    rows = [row for row in csv.reader(lines, delimiter=delimiter) if any(value.strip() for value in row)]
+    if not rows:
+        raise UnreadableFile(_("The file has no header row."), field="file")
+    return Sniffed(
+        encoding=encoding,
+        encoding_alternatives=alternatives,
+        delimiter=delimiter,
+        newline=newline,
+        headers=[header.strip() for header in rows[0]],
+        sample=rows[1:6],
+    )
+
+
+@dataclass
+class Record:
+    seq: int
+    line: int
+    values: list[str]
+    decode_error: str = ""
+
+
+class LegacyReader:
+    """Streams a legacy file as decoded lines and CSV records, remembering which lines failed to decode."""
+
+    def __init__(self, opener: Opener, *, encoding: str, delimiter: str, newline: str = "\n"):
+        self.opener = opener
+        self.encoding = codecs.lookup(encoding).name
+        self.delimiter = delimiter
+        self.newline = newline.encode("ascii")
+        self.bytes_read = 0
+        self.bad_lines: dict[int, str] = {}
+        self.blank_rows = 0
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """``(line number, text with its line end)``; a bad line is yielded with replacement characters."""
+        if self.encoding.startswith("utf-16"):
+            yield from self._wide_lines()
+            return
+        newline = self.newline
+        first_encoding = self.encoding
+        encoding = "utf-8" if self.encoding == "utf-8-sig" else self.encoding
+        number = 0
+        with self.opener() as handle:
+            tail = b""
+            while True:
+                block = handle.read(BLOCK_BYTES)
+                self.bytes_read += len(block)
+                if not block:
+                    parts = [tail] if tail else []
+                else:
+                    parts = (tail + block).split(newline)
+                    tail = parts.pop()
+                for raw in parts:
+                    number += 1
+                    codec = first_encoding if number == 1 else encoding
+                    try:
+                        text = raw.decode(codec)
+                    except UnicodeDecodeError as error:
+                        self.bad_lines[number] = _("byte 0x%(byte)s at position %(position)s is not %(encoding)s") % {
+                            "byte": raw[error.start : error.start + 1].hex(),
+                            "position": error.start + 1,
+                            "encoding": self.encoding,
+                        }
+                        text = raw.decode(codec, "replace")
+                    yield number, text + "\n"
+                if not block:
+                    return
+
+    def _wide_lines(self) -> Iterator[tuple[int, str]]:
+        with self.opener() as raw_handle:
+            handle = io.TextIOWrapper(raw_handle, encoding=self.encoding, newline="")
+            try:
+                for number, text in enumerate(handle, start=1):
+                    self.bytes_read = raw_handle.tell()
+                    yield number, text
+            except UnicodeDecodeError as error:
+                raise UnreadableFile(
+                    _("The file is not valid %(encoding)s text.") % {"encoding": self.encoding}, field="encoding"
+                ) from error
+
+    def records(self) -> Iterator[Record]:
+        """Every non-blank CSV record after the header, with the line it starts on."""
+        numbered = self.lines()
+        current = {"line": 0}
+
+        def texts() -> Iterator[str]:
+            for number, text in numbered:
+                current["line"] = number
+                yield text
+
+        reader = csv.reader(texts(), delimiter=self.delimiter)
+        seq = 0
+        previous_end = 0
+        header_seen = False
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as error:
+                raise UnreadableFile(
+                    _("The file cannot be read as CSV from line %(line)s on (%(error)s); look for a quote that is "
+                      "never closed.") % {"line": previous_end + 1, "error": error},
+                    field="file",
+                ) from error  # fmt: skip
+            start, previous_end = previous_end + 1, current["line"]
+            if not any(value.strip() for value in values):
+                self.blank_rows += header_seen
+                continue
+            if not header_seen:
+                header_seen = True
+                continue
+            seq += 1
+            decode_error = ""
+            if self.bad_lines:
+                for number in range(start, previous_end + 1):
+                    if number in self.bad_lines:
+                        decode_error = self.bad_lines.pop(number)
+            yield Record(seq=seq, line=start, values=values, decode_error=decode_error)
+
+
+class PhoneNormalizer:
+    """E.164 as ``members.normalize.normalize_phone`` does it, without the exception cost on the happy path."""
+
+    def __init__(self, default_region: str = ""):
+        self.default_region = default_region or None
+
+    def __call__(self, raw: str, region: str = "") -> str | None:
+        """The number in E.164, or None if it is not a valid number."""
+        try:
+            number = phonenumbers.parse(raw, (region or self.default_region or "").upper() or None)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(number):
+            return None
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
