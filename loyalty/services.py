@@ -6,6 +6,7 @@ jobs take the same locks, in the same order, in batches. See ``loyalty.models.le
 """
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -727,7 +728,7 @@ def lot_activate(*, entry: LedgerEntry) -> int:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Nightly jobs: set-based, batched, safe to rerun
+# Nightly jobs: set-based, in batches of locked accounts, safe to rerun
 
 
 @dataclass
@@ -737,58 +738,73 @@ class JobResult:
     points: int = 0
 
 
-def _lock_batch(sql: str, params: dict) -> list[int]:
+def _in_locked_batches(lock_sql: str, params: dict, process: Callable[[list[int]], None]) -> None:
+    """Lock accounts batch by batch and hand each batch's ids to ``process`` inside that batch's transaction.
+
+    ``lock_sql`` selects ``a.id`` from accounts with ``a.id > %(after)s ORDER BY a.id LIMIT %(batch)s FOR UPDATE``:
+    locks are taken in id order (the order every writer uses), and the statements ``process`` runs next see every
+    change committed before the locks were granted.
+    """
+    after = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(lock_sql, {**params, "after": after, "batch": NIGHTLY_BATCH_SIZE})
+            account_ids = [row[0] for row in cursor.fetchall()]
+            if not account_ids:
+                return
+            process(account_ids)
+        after = account_ids[-1]
+
+
+def _fetch(sql: str, params: dict) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+        return cursor.fetchall()
 
 
 _PROGRAM_FILTER = "(%(program)s::bigint IS NULL OR a.program_id = %(program)s)"
+_BATCH_ORDER = "AND a.id > %(after)s ORDER BY a.id LIMIT %(batch)s FOR UPDATE OF a"
 
 
 def lots_activate_due(*, now: datetime.datetime | None = None, program: Program | None = None) -> JobResult:
     """Make every pending lot whose activation time has come available; rerunning finds nothing more."""
     now = _require_aware(now, field="now") or timezone.now()
-    params = {"now": now, "program": program.pk if program else None, "batch": NIGHTLY_BATCH_SIZE}
     result = JobResult()
-    while True:
-        with transaction.atomic():
-            account_ids = _lock_batch(
-                f"""
-                SELECT a.id FROM loyalty_pointaccount a
-                WHERE a.id IN (SELECT account_id FROM loyalty_pointlot
-                               WHERE activated_at IS NULL AND activates_at <= %(now)s)
-                  AND {_PROGRAM_FILTER}
-                ORDER BY a.id LIMIT %(batch)s FOR UPDATE OF a
-                """,
-                params,
+
+    def activate(account_ids: list[int]) -> None:
+        rows = _fetch(
+            """
+            WITH due AS (
+                UPDATE loyalty_pointlot SET activated_at = %(now)s
+                WHERE account_id = ANY(%(ids)s) AND activated_at IS NULL AND activates_at <= %(now)s
+                RETURNING account_id, remaining
+            ), totals AS (
+                SELECT account_id, SUM(remaining) AS points, COUNT(*) AS lots FROM due GROUP BY account_id
             )
-            if not account_ids:
-                return result
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    """
-                    WITH due AS (
-                        UPDATE loyalty_pointlot SET activated_at = %(now)s
-                        WHERE account_id = ANY(%(ids)s) AND activated_at IS NULL AND activates_at <= %(now)s
-                        RETURNING account_id, remaining
-                    ), totals AS (
-                        SELECT account_id, SUM(remaining) AS points, COUNT(*) AS lots FROM due GROUP BY account_id
-                    )
-                    UPDATE loyalty_pointaccount a
-                    SET available = a.available + t.points, pending = a.pending - t.points
-                    FROM totals t WHERE a.id = t.account_id
-                    RETURNING a.id, a.available - t.points, t.points, t.lots
-                    """,
-                    {"now": now, "ids": account_ids},
-                )
-                rows = cursor.fetchall()
-            for account_id, available_before, points, lots in rows:
-                result.accounts += 1
-                result.points += points
-                result.lots += lots
-                if available_before < 0:
-                    _settle_debt(PointAccount.objects.get(pk=account_id))
+            UPDATE loyalty_pointaccount a
+            SET available = a.available + t.points, pending = a.pending - t.points
+            FROM totals t WHERE a.id = t.account_id
+            RETURNING a.id, a.available - t.points, t.points, t.lots
+            """,
+            {"now": now, "ids": account_ids},
+        )
+        for account_id, available_before, points, lots in rows:
+            result.accounts += 1
+            result.points += points
+            result.lots += lots
+            if available_before < 0:
+                _settle_debt(PointAccount.objects.get(pk=account_id))
+
+    _in_locked_batches(
+        f"""
+        SELECT a.id FROM loyalty_pointaccount a
+        WHERE a.id IN (SELECT account_id FROM loyalty_pointlot WHERE activated_at IS NULL AND activates_at <= %(now)s)
+          AND {_PROGRAM_FILTER} {_BATCH_ORDER}
+        """,
+        {"now": now, "program": program.pk if program else None},
+        activate,
+    )
+    return result
 
 
 def lots_expire_due(*, now: datetime.datetime | None = None, program: Program | None = None) -> JobResult:
@@ -798,70 +814,62 @@ def lots_expire_due(*, now: datetime.datetime | None = None, program: Program | 
     for the program's period.
     """
     now = _require_aware(now, field="now") or timezone.now()
-    params = {"now": now, "program": program.pk if program else None, "batch": NIGHTLY_BATCH_SIZE}
     inactive = f"(p.expiry_policy = 'inactivity' AND a.last_activity_at < %(now)s - {inactivity_period_sql('p')})"
     result = JobResult()
-    while True:
-        with transaction.atomic():
-            # Locks first, in id order; the second statement then sees every change committed before the locks.
-            account_ids = _lock_batch(
-                f"""
-                SELECT a.id FROM loyalty_pointaccount a JOIN loyalty_program p ON p.id = a.program_id
-                WHERE {_PROGRAM_FILTER} AND (
-                    a.id IN (SELECT account_id FROM loyalty_pointlot
-                             WHERE remaining > 0 AND expires_at <= %(now)s AND activated_at IS NOT NULL)
-                    OR ({inactive} AND a.available > 0))
-                ORDER BY a.id LIMIT %(batch)s FOR UPDATE OF a
-                """,
-                params,
+
+    def expire(account_ids: list[int]) -> None:
+        rows = _fetch(
+            f"""
+            WITH due AS (
+                SELECT l.id, l.account_id, l.remaining
+                FROM loyalty_pointlot l
+                JOIN loyalty_pointaccount a ON a.id = l.account_id
+                JOIN loyalty_program p ON p.id = a.program_id
+                WHERE l.account_id = ANY(%(ids)s) AND l.remaining > 0 AND l.activated_at IS NOT NULL
+                  AND (l.expires_at <= %(now)s OR {inactive})
+            ), totals AS (
+                SELECT account_id, SUM(remaining) AS points, COUNT(*) AS lots FROM due GROUP BY account_id
+            ), entries AS (
+                INSERT INTO loyalty_ledgerentry (account_id, kind, points, effective_at, created_at,
+                    source_type, source_id, reason, currency, metadata)
+                SELECT account_id, 'expire', -points, %(now)s, %(now)s, 'system', 'lots_expire_due',
+                    '', '', '{{}}'::jsonb
+                FROM totals
+                RETURNING id, account_id
+            ), allocations AS (
+                INSERT INTO loyalty_lotallocation (entry_id, lot_id, points)
+                SELECT e.id, d.id, -d.remaining FROM due d JOIN entries e ON e.account_id = d.account_id
+            ), lots AS (
+                UPDATE loyalty_pointlot l SET remaining = 0 FROM due d WHERE l.id = d.id
+            ), accounts AS (
+                UPDATE loyalty_pointaccount a
+                SET available = a.available - t.points, lifetime_expired = a.lifetime_expired + t.points
+                FROM totals t WHERE a.id = t.account_id
             )
-            if not account_ids:
-                return result
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"""
-                    WITH due AS (
-                        SELECT l.id, l.account_id, l.remaining
-                        FROM loyalty_pointlot l
-                        JOIN loyalty_pointaccount a ON a.id = l.account_id
-                        JOIN loyalty_program p ON p.id = a.program_id
-                        WHERE l.account_id = ANY(%(ids)s) AND l.remaining > 0 AND l.activated_at IS NOT NULL
-                          AND (l.expires_at <= %(now)s OR {inactive})
-                    ), totals AS (
-                        SELECT account_id, SUM(remaining) AS points, COUNT(*) AS lots FROM due GROUP BY account_id
-                    ), entries AS (
-                        INSERT INTO loyalty_ledgerentry (account_id, kind, points, effective_at, created_at,
-                            source_type, source_id, reason, currency, metadata)
-                        SELECT account_id, 'expire', -points, %(now)s, %(now)s, 'system', 'lots_expire_due',
-                            '', '', '{{}}'::jsonb
-                        FROM totals
-                        RETURNING id, account_id
-                    ), allocations AS (
-                        INSERT INTO loyalty_lotallocation (entry_id, lot_id, points)
-                        SELECT e.id, d.id, -d.remaining FROM due d JOIN entries e ON e.account_id = d.account_id
-                    ), lots AS (
-                        UPDATE loyalty_pointlot l SET remaining = 0 FROM due d WHERE l.id = d.id
-                    ), accounts AS (
-                        UPDATE loyalty_pointaccount a
-                        SET available = a.available - t.points, lifetime_expired = a.lifetime_expired + t.points
-                        FROM totals t WHERE a.id = t.account_id
-                    )
-                    SELECT t.account_id, t.points, t.lots, e.id
-                    FROM totals t JOIN entries e ON e.account_id = t.account_id
-                    """,
-                    {"now": now, "ids": account_ids},
-                )
-                rows = cursor.fetchall()
-            for account_id, points, lots, entry_id in rows:
-                result.accounts += 1
-                result.points += points
-                result.lots += lots
-                events.emit(
-                    events.POINTS_EXPIRED, account_id=account_id, data={"entry_id": entry_id, "points": -points}
-                )
-            if not rows:
-                # The locked accounts had nothing left to expire (a debit emptied their lots meanwhile).
-                return result
+            SELECT t.account_id, t.points, t.lots, e.id
+            FROM totals t JOIN entries e ON e.account_id = t.account_id
+            """,
+            {"now": now, "ids": account_ids},
+        )
+        for account_id, points, lots, entry_id in rows:
+            result.accounts += 1
+            result.points += points
+            result.lots += lots
+            events.emit(events.POINTS_EXPIRED, account_id=account_id, data={"entry_id": entry_id, "points": -points})
+
+    _in_locked_batches(
+        f"""
+        SELECT a.id FROM loyalty_pointaccount a JOIN loyalty_program p ON p.id = a.program_id
+        WHERE {_PROGRAM_FILTER} AND (
+            a.id IN (SELECT account_id FROM loyalty_pointlot
+                     WHERE remaining > 0 AND expires_at <= %(now)s AND activated_at IS NOT NULL)
+            OR ({inactive} AND a.available > 0))
+        {_BATCH_ORDER}
+        """,
+        {"now": now, "program": program.pk if program else None},
+        expire,
+    )
+    return result
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -980,21 +988,14 @@ def tiers_evaluate(*, program: Program, now: datetime.datetime | None = None) ->
     now = _require_aware(now, field="now") or timezone.now()
     result = TierResult()
     tiers = _program_tiers(program)
-    if not tiers:
-        return result
-    sql, params = _tier_statement(tiers, now)
-    after = 0
-    while True:
-        with transaction.atomic():
-            account_ids = _lock_batch(
-                "SELECT id FROM loyalty_pointaccount WHERE program_id = %(program)s AND id > %(after)s "
-                "ORDER BY id LIMIT %(batch)s FOR UPDATE",
-                {"program": program.pk, "after": after, "batch": NIGHTLY_BATCH_SIZE},
-            )
-            if not account_ids:
-                return result
-            _evaluate_tier_batch(sql, params, account_ids, result)
-            after = account_ids[-1]
+    if tiers:
+        sql, params = _tier_statement(tiers, now)
+        _in_locked_batches(
+            f"SELECT a.id FROM loyalty_pointaccount a WHERE a.program_id = %(program)s {_BATCH_ORDER}",
+            {"program": program.pk},
+            lambda account_ids: _evaluate_tier_batch(sql, params, account_ids, result),
+        )
+    return result
 
 
 @transaction.atomic
@@ -1044,52 +1045,45 @@ def expiry_warnings_send(*, program: Program, now: datetime.datetime | None = No
     Each lot is warned about once (``expiry_warned_at``), so rerunning sends nothing twice.
     """
     now = _require_aware(now, field="now") or timezone.now()
-    params = {
-        "now": now,
-        "until": now + datetime.timedelta(days=program.expiry_warning_days),
-        "program": program.pk,
-        "batch": NIGHTLY_BATCH_SIZE,
-    }
+    params = {"now": now, "until": now + datetime.timedelta(days=program.expiry_warning_days), "program": program.pk}
     due_lots = (
         "remaining > 0 AND activated_at IS NOT NULL AND expiry_warned_at IS NULL "
         "AND expires_at > %(now)s AND expires_at <= %(until)s"
     )
     result = JobResult()
-    while True:
-        with transaction.atomic():
-            account_ids = _lock_batch(
-                f"""
-                SELECT a.id FROM loyalty_pointaccount a
-                WHERE a.program_id = %(program)s
-                  AND a.id IN (SELECT account_id FROM loyalty_pointlot WHERE {due_lots})
-                ORDER BY a.id LIMIT %(batch)s FOR UPDATE OF a
-                """,
-                params,
+
+    def warn(account_ids: list[int]) -> None:
+        rows = _fetch(
+            f"""
+            WITH warned AS (
+                UPDATE loyalty_pointlot SET expiry_warned_at = %(now)s
+                WHERE account_id = ANY(%(ids)s) AND {due_lots}
+                RETURNING account_id, remaining, expires_at
             )
-            if not account_ids:
-                return result
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"""
-                    WITH warned AS (
-                        UPDATE loyalty_pointlot SET expiry_warned_at = %(now)s
-                        WHERE account_id = ANY(%(ids)s) AND {due_lots}
-                        RETURNING account_id, remaining, expires_at
-                    )
-                    SELECT account_id, SUM(remaining), MIN(expires_at), COUNT(*) FROM warned GROUP BY account_id
-                    """,
-                    {**params, "ids": account_ids},
-                )
-                rows = cursor.fetchall()
-            for account_id, points, first_expiry, lots in rows:
-                result.accounts += 1
-                result.points += points
-                result.lots += lots
-                events.emit(
-                    events.POINTS_EXPIRING,
-                    account_id=account_id,
-                    data={"points": points, "first_expires_at": first_expiry.isoformat()},
-                )
+            SELECT account_id, SUM(remaining), MIN(expires_at), COUNT(*) FROM warned GROUP BY account_id
+            """,
+            {**params, "ids": account_ids},
+        )
+        for account_id, points, first_expiry, lots in rows:
+            result.accounts += 1
+            result.points += points
+            result.lots += lots
+            events.emit(
+                events.POINTS_EXPIRING,
+                account_id=account_id,
+                data={"points": points, "first_expires_at": first_expiry.isoformat()},
+            )
+
+    _in_locked_batches(
+        f"""
+        SELECT a.id FROM loyalty_pointaccount a
+        WHERE a.program_id = %(program)s AND a.id IN (SELECT account_id FROM loyalty_pointlot WHERE {due_lots})
+        {_BATCH_ORDER}
+        """,
+        params,
+        warn,
+    )
+    return result
 
 
 def nightly_run(*, program: Program, now: datetime.datetime | None = None) -> dict[str, Any]:
