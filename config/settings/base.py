@@ -126,23 +126,64 @@ CELERY_BEAT_SCHEDULE = {
         "task": "loyalty.tasks.nightly_tick",
         "schedule": 3600.0,
     },
+    "loyalty-webhooks-requeue-due": {
+        "task": "loyalty.partner_tasks.webhooks_requeue_due",
+        "schedule": 300.0,
+    },
+    "loyalty-idempotency-records-purge": {
+        "task": "loyalty.partner_tasks.idempotency_records_purge",
+        "schedule": 3600.0,
+    },
 }
+# Task modules outside the apps' tasks.py, which autodiscovery does not import.
+CELERY_IMPORTS = ["loyalty.partner_tasks"]
 
 # Manual point adjustments above this size (absolute points) wait for a second person's approval.
 LOYALTY_ADJUSTMENT_APPROVAL_THRESHOLD = env.int("LOYALTY_ADJUSTMENT_APPROVAL_THRESHOLD", default=10_000)
 
+# The partner API. Partners authenticate with API keys; every error has one JSON shape (config.api).
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["loyalty.api.auth.PartnerKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["loyalty.api.auth.PartnerKeyThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.IdCursorPagination",
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Loyalty program manager API",
+    "DESCRIPTION": (
+        "The partner API: enroll and look up members, earn points from purchases, credit, redeem and reverse "
+        "points, read balances, lots and your own transactions. Authenticate with `Authorization: Bearer <key>`; "
+        "send an `Idempotency-Key` header with every write. See docs/api.md for a walk-through."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Path ids are bigints; larger numbers never match a URL.
+    "PATH_CONVERTER_OVERRIDE": {
+        "id": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 999_999_999_999_999_999},
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# Local memory by default; set CACHE_URL (e.g. redis://127.0.0.1:6379/1) so that API-key revocations and
+# throttling counters are shared by every process at once.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+# Seconds an API key's checked credentials are reused before the database is asked again.
+LOYALTY_API_KEY_CACHE_SECONDS = env.int("LOYALTY_API_KEY_CACHE_SECONDS", default=30)
+LOYALTY_WEBHOOK_TIMEOUT_SECONDS = env.int("LOYALTY_WEBHOOK_TIMEOUT_SECONDS", default=10)
+LOYALTY_WEBHOOK_MAX_ATTEMPTS = env.int("LOYALTY_WEBHOOK_MAX_ATTEMPTS", default=10)
+LOYALTY_WEBHOOK_RETRY_BASE_SECONDS = env.float("LOYALTY_WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+LOYALTY_WEBHOOK_RETRY_MAX_SECONDS = env.float("LOYALTY_WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
 
 LOGGING = {
     "version": 1,

@@ -1,4 +1,11 @@
-from loyalty.models.imports import ColumnMapping, ImportBatch, ImportBatchEvent, ImportedMember, ImportKind, ImportRowError  # noqa: F401, E501
+from loyalty.models.imports import (  # noqa: F401
+    ColumnMapping,
+    ImportBatch,
+    ImportBatchEvent,
+    ImportedMember,
+    ImportKind,
+    ImportRowError,
+)
 from loyalty.models.ledger import (
     EntryKind,
     LedgerEntry,
