@@ -117,10 +117,11 @@ class ResolvedColumns:
     headers: list[str]
     unknown: list[str]
     problems: list[str]
+    ignored: list[str]
 
     def as_mapping(self) -> dict[str, str]:
         mapping = {self.headers[index]: field for field, index in self.positions.items()}
-        mapping.update({header: IGNORE for header in self.headers if header_key(header) == ""})
+        mapping.update({header: IGNORE for header in self.ignored})
         return mapping
 
 
@@ -133,11 +134,12 @@ def resolve_columns(kind: str, headers: list[str], mapping: dict[str, str]) -> R
             alias_of.setdefault(header_key(alias), field.name)
     chosen = {header_key(header): target for header, target in mapping.items()}
     positions: dict[str, int] = {}
-    unknown, problems = [], []
+    unknown, problems, ignored = [], [], []
     for index, header in enumerate(headers):
         key = header_key(header)
         target = chosen.get(key, alias_of.get(key))
         if target == IGNORE or (target is None and key == ""):
+            ignored.append(header)
             continue
         if target is None:
             unknown.append(header)
@@ -156,4 +158,4 @@ def resolve_columns(kind: str, headers: list[str], mapping: dict[str, str]) -> R
     for field in fields.values():
         if field.required and field.name not in positions:
             problems.append(_("No column for the required field %(field)s.") % {"field": field.label})
-    return ResolvedColumns(positions=positions, headers=headers, unknown=unknown, problems=problems)
+    return ResolvedColumns(positions=positions, headers=headers, unknown=unknown, problems=problems, ignored=ignored)

@@ -185,8 +185,8 @@ def _balances_sql(program: Program, options: ImportOptions, columns: ResolvedCol
                    CASE WHEN v.balance_date IS NOT NULL AND v.balance_at IS NULL THEN 'date:balance_date'
                         WHEN v.balance_at > %(now)s THEN 'future:balance_date' END,
                    CASE WHEN v.expires_at IS NOT NULL AND v.row_expires_at IS NULL THEN 'date:expires_at'
-                        WHEN v.row_expires_at <= v.effective_at THEN 'expiry_order:expires_at'
-                        WHEN v.row_expires_at <= %(now)s THEN 'expired:expires_at' END,
+                        WHEN v.row_expires_at <= %(now)s THEN 'expired:expires_at'
+                        WHEN v.row_expires_at <= v.effective_at THEN 'expiry_order:expires_at' END,
                    CASE WHEN v.row_expires_at IS NULL AND {policy_expiry} <= %(now)s THEN 'expired:balance_date' END,
                    CASE WHEN v.email IS NOT NULL AND (v.email_value !~ %(email_re)s OR length(v.email_value) > 254)
                         THEN 'email:email' END,
