@@ -8,7 +8,7 @@ one service. The member page gains its accounts from ``loyalty.admin_member``.
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.db.models import Q, Subquery
+from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import path, reverse
 from django.utils.translation import gettext, ngettext
@@ -115,9 +115,7 @@ class TierFilter(admin.SimpleListFilter):
             return queryset
         if not self.value().isdigit():
             raise IncorrectLookupParameters(self.value())
-        # Naming the tier's program too lets the (program, tier) index serve the filter.
-        program = Subquery(Tier.objects.filter(pk=self.value()).values("program_id"))
-        return queryset.filter(program_id=program, tier_id=self.value())
+        return queryset.filter(tier_id=self.value())
 
 
 class AdjustPointsForm(forms.Form):

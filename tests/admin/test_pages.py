@@ -7,6 +7,7 @@ from django.urls import reverse
 from config.admin_site import section_of
 from loyalty.models import LedgerEntry, PointAccount, PointLot, Program, Tier, TierChange
 from members.models import Member
+from members.services import member_create
 
 pytestmark = pytest.mark.django_db
 
@@ -53,8 +54,6 @@ def test_changelists_search_and_filter_without_errors(admin_client, funded_accou
 
 
 def test_member_search_finds_by_id_prefix_email_in_any_case_and_full_phone(admin_client):
-    from members.services import member_create
-
     member = member_create(external_id="CARD-12345", email="noor@example.com", phone="+971501234567")
     member_create(external_id="OTHER-1", email="someone@example.com")
     url = _admin_url(Member, "changelist")
@@ -77,7 +76,9 @@ def test_ledger_search_finds_entries_by_reference_or_member_id(admin_client, fun
 def test_models_are_grouped_by_job(admin_client):
     response = admin_client.get(reverse("admin:index"))
 
-    sections = {section["app_label"]: [m["object_name"] for m in section["models"]] for section in response.context["app_list"]}
+    sections = {
+        section["app_label"]: [m["object_name"] for m in section["models"]] for section in response.context["app_list"]
+    }
     assert "Member" in sections["members"]
     assert {"LedgerEntry", "PointAccount", "PointLot", "TierChange"} <= set(sections["points"])
     assert {"Program", "Tier", "User", "Group"} <= set(sections["settings"])
@@ -94,18 +95,18 @@ def test_a_section_page_lists_its_models(admin_client):
 
 def test_models_registered_later_find_a_section_by_name():
     class ImportBatch:
-        class _meta:  # noqa: N801 - stands in for a model's options
+        class _meta:
             label_lower = "loyalty.importbatch"
             model_name = "importbatch"
             app_label = "loyalty"
 
     class WebhookDelivery(ImportBatch):
-        class _meta(ImportBatch._meta):  # noqa: N801
+        class _meta(ImportBatch._meta):
             label_lower = "loyalty.webhookdelivery"
             model_name = "webhookdelivery"
 
     class Unknown(ImportBatch):
-        class _meta(ImportBatch._meta):  # noqa: N801
+        class _meta(ImportBatch._meta):
             label_lower = "thirdparty.widget"
             model_name = "widget"
             app_label = "thirdparty"
