@@ -132,7 +132,10 @@ def import_batch_create(
     """Store the file, detect how to read it and map its columns; the options given win over the remembered ones."""
     given = dict(options or {})
     kind = given.get("kind", "balances")
-    merged = {**_saved_options(program, kind), **{key: value for key, value in given.items() if value not in ("", None)}}
+    merged = {
+        **_saved_options(program, kind),
+        **{key: value for key, value in given.items() if value not in ("", None)},
+    }
     merged["mapping"] = {**_saved_options(program, kind).get("mapping", {}), **given.get("mapping", {})}
     choices = ImportOptions.from_dict(merged)
     if isinstance(file, str | Path):
@@ -370,8 +373,11 @@ def _commit(batch: ImportBatch, report: _Reporter) -> None:
     report("writing", batch.chunks_total, batch.chunks_total)
     timings = {
         **batch.timings,
-        "commit": {**summary["timings"], "write": round(time.monotonic() - write_started, 3),
-                   "total": round(time.monotonic() - started, 3)},  # fmt: skip
+        "commit": {
+            **summary["timings"],
+            "write": round(time.monotonic() - write_started, 3),
+            "total": round(time.monotonic() - started, 3),
+        },
     }
     _set(batch, status=_Status.COMMITTED, committed_at=timezone.now(), phase="done", timings=timings)
 
@@ -384,9 +390,7 @@ def import_batch_undo(*, batch: ImportBatch, user: AbstractBaseUser | None = Non
     """Reverse every entry the batch wrote and remove the members it created that did nothing else."""
     with _exclusive(batch), transaction.atomic():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
-        committed_some = batch.status == _Status.COMMITTED or (
-            batch.status == _Status.FAILED and batch.chunks_done > 0
-        )
+        committed_some = batch.status == _Status.COMMITTED or (batch.status == _Status.FAILED and batch.chunks_done > 0)
         if not committed_some:
             raise ImportNotAllowed(_("Only a committed batch can be undone."))
         now = timezone.now()
@@ -411,3 +415,27 @@ def import_batch_discard(*, batch: ImportBatch, user: AbstractBaseUser | None = 
     _event(batch, ImportBatchEvent.Action.DISCARDED, user)
     transaction.on_commit(lambda: staging.drop_tables(batch.pk))
     return batch
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Finding a batch to resume
+
+
+def file_checksum(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return _sha256(handle)[0]
+
+
+def unfinished_batch(*, program: Program, kind: str, checksum: str) -> ImportBatch | None:
+    """The latest batch of this very file whose commit began and did not finish, if any."""
+    return (
+        ImportBatch.objects.filter(
+            program=program,
+            kind=kind,
+            checksum=checksum,
+            status__in=[_Status.QUEUED, _Status.COMMITTING, _Status.FAILED],
+            commit_started_at__isnull=False,
+        )
+        .order_by("-pk")
+        .first()
+    )

@@ -5,7 +5,6 @@ branch (PostgreSQL evaluates CASE branches in order), so a bad value yields NULL
 import. Regular expressions use ``[0-9]``, never ``\\d``, whose meaning depends on the server's locale.
 """
 
-
 from django.db import connection, models
 
 from loyalty.legacy_import.options import THOUSANDS
@@ -124,7 +123,8 @@ def timestamp_value(parts: str, *, end_of_day: bool = False) -> str:
 
 def date_value(parts: str) -> str:
     """A real calendar date without a time of day, or NULL."""
-    return f"CASE {_real_date_case(parts)} WHEN {parts}[4] IS NOT NULL THEN NULL ELSE make_date({parts}[1], {parts}[2], {parts}[3]) END"
+    real = _real_date_case(parts)
+    return f"CASE {real} WHEN {parts}[4] IS NOT NULL THEN NULL ELSE make_date({parts}[1], {parts}[2], {parts}[3]) END"
 
 
 def expiry_sql(program: Program, moment: str) -> str:
@@ -145,7 +145,8 @@ def expiry_sql(program: Program, moment: str) -> str:
         month, day = int(program.expiry_fixed_month), int(program.expiry_fixed_day)
         year = f"(extract(year FROM {local})::int + 1)"
         last_day = f"extract(day FROM make_date({year}, {month}, 1) + interval '1 month - 1 day')::int"
-        return f"((make_timestamp({year}, {month}, LEAST({day}, {last_day}), 0, 0, 0) + interval '1 day') AT TIME ZONE %(tz)s)"
+        midnight = f"make_timestamp({year}, {month}, LEAST({day}, {last_day}), 0, 0, 0)"
+        return f"(({midnight} + interval '1 day') AT TIME ZONE %(tz)s)"
     return "NULL::timestamptz"
 
 

@@ -80,7 +80,9 @@ def undo_batch(*, batch: ImportBatch, user, now) -> UndoCounts:
         cursor.execute(f"SELECT e.id FROM loyalty_ledgerentry e WHERE {_BATCH_ENTRIES} ORDER BY e.points, e.id", params)
         leftovers = [row[0] for row in cursor.fetchall()]
     source = ledger.Source(SourceType.IMPORT, str(batch.pk), user)
-    for entry in LedgerEntry.objects.filter(pk__in=leftovers).select_related("account__member").order_by("points", "pk"):
+    for entry in (
+        LedgerEntry.objects.filter(pk__in=leftovers).select_related("account__member").order_by("points", "pk")
+    ):
         try:
             reversal = ledger.entry_reverse(entry=entry, source=source, reason=reason)
         except InsufficientPoints as error:
@@ -137,7 +139,8 @@ def _take_back_credits_sql(columns: str, values: str) -> str:
             RETURNING id, reverses_id, account_id, points
         ), allocations AS (
             INSERT INTO loyalty_lotallocation (entry_id, lot_id, points)
-            SELECT reversed.id, l.id, -l.remaining FROM reversed JOIN loyalty_pointlot l ON l.entry_id = reversed.reverses_id
+            SELECT reversed.id, l.id, -l.remaining
+            FROM reversed JOIN loyalty_pointlot l ON l.entry_id = reversed.reverses_id
         ), lots AS (
             UPDATE loyalty_pointlot l SET remaining = 0 FROM reversed WHERE l.entry_id = reversed.reverses_id
         ), accounts AS (

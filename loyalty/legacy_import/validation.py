@@ -248,7 +248,8 @@ def _history_sql(program: Program, options: ImportOptions, columns: ResolvedColu
         ORDER BY e.external_reference, e.id
     ), judged AS (
         SELECT v.seq, v.line, v.external_id,
-               CASE WHEN v.kind_value = 'spend' THEN -abs(v.signed_points) ELSE abs(v.signed_points) END AS points,
+               CASE v.kind_value WHEN 'spend' THEN -abs(v.signed_points) WHEN 'earn' THEN abs(v.signed_points)
+                    ELSE v.signed_points END AS points,
                v.effective_at, COALESCE(v.row_expires_at, {policy_expiry}) AS expires_at,
                v.reference, v.amount_value AS amount, v.description,
                m.id AS member_id, m.id IS NOT NULL AS had_member, a.id AS account_id,
@@ -281,8 +282,8 @@ def _history_sql(program: Program, options: ImportOptions, columns: ResolvedColu
                    CASE WHEN m.status = 'blocked' THEN 'blocked:external_id' END,
                    CASE WHEN a.available < 0 THEN 'debt:external_id' END,
                    CASE WHEN pr.points IS NOT NULL AND (pr.account_id IS DISTINCT FROM a.id
-                             OR pr.points <> CASE WHEN v.kind_value = 'spend' THEN -abs(v.signed_points)
-                                                  ELSE abs(v.signed_points) END)
+                             OR pr.points <> CASE v.kind_value WHEN 'spend' THEN -abs(v.signed_points)
+                                                 WHEN 'earn' THEN abs(v.signed_points) ELSE v.signed_points END)
                         THEN 'conflict:reference' END
                ], NULL) AS errors
         FROM v
@@ -317,7 +318,10 @@ def write_errors(*, batch_id: int, options: ImportOptions, columns: ResolvedColu
     texts["encoding"] = texts["encoding"].format(encoding=encoding)
     headers = {field: columns.headers[index] for field, index in columns.positions.items()}
     value_cases = " ".join(f"WHEN '{field}' THEN s.f_{field}" for field in columns.positions)
-    value_sql = f"CASE e.code WHEN 'encoding' THEN s.decode_error WHEN 'columns' THEN s.width ELSE CASE e.field {value_cases} END END"
+    value_sql = (
+        f"CASE e.code WHEN 'encoding' THEN s.decode_error WHEN 'columns' THEN s.width "
+        f"ELSE CASE e.field {value_cases} END END"
+    )
     if not columns.positions:
         value_sql = "NULL"
     params: dict = {"batch": batch_id}

@@ -100,7 +100,7 @@ def test_a_different_balance_for_an_imported_member_is_rejected_not_added(write_
 
 def test_undo_restores_balances_and_removes_created_members(write_file, run_import, program, staff_user):
     from loyalty.legacy_import.services import import_batch_undo
-    from loyalty.services import points_credit, Source
+    from loyalty.services import Source, points_credit
     from tests.factories import AccountFactory, MemberFactory
 
     existing = AccountFactory(program=program, member=MemberFactory(external_id="M2"))
@@ -122,7 +122,11 @@ def test_undo_restores_balances_and_removes_created_members(write_file, run_impo
     assert Member.objects.filter(external_id="M2").exists()
     assert Member.objects.filter(external_id__startswith=f"removed-{batch.pk}-", status="blocked").count() == 1
     assert [event.action for event in undone.events.all()] == [
-        "uploaded", "dry_run", "commit_started", "committed", "undone"
+        "uploaded",
+        "dry_run",
+        "commit_started",
+        "committed",
+        "undone",
     ]
     assert reconcile() == []
     again = run_import(write_file(CLEAN, name="fixed.csv"))
@@ -134,7 +138,7 @@ def test_undo_after_members_spent_imported_points_goes_through_the_ledger_servic
     write_file, run_import, program, staff_user
 ):
     from loyalty.legacy_import.services import import_batch_undo
-    from loyalty.services import points_credit, points_debit, Source
+    from loyalty.services import Source, points_credit, points_debit
 
     batch = run_import(write_file(CLEAN))
     m2 = program.accounts.get(member__external_id="M2")

@@ -43,9 +43,9 @@ def test_a_line_that_is_not_valid_in_the_encoding_is_rejected_not_stored_as_moji
 
 def test_utf8_bom_crlf_quoted_delimiters_and_newlines_keep_line_numbers(write_file, run_import):
     content = (
-        "\ufeff\"Member ID\",\"Last Name\",\"Points\"\r\n"
-        "Q1,\"Smith, Jr\",10\r\n"
-        "Q2,\"two\r\nlines\",20\r\n"
+        '\ufeff"Member ID","Last Name","Points"\r\n'
+        'Q1,"Smith, Jr",10\r\n'
+        'Q2,"two\r\nlines",20\r\n'
         "Q3,Jones,ten\r\n"
         "\r\n"
         ",,\r\n"
@@ -74,7 +74,7 @@ def test_safe_normalisation_is_applied_and_counted(write_file, run_import):
 
 
 def test_arabic_indic_digits_and_grouped_thousands_are_whole_numbers(write_file, run_import):
-    content = "member,points\nD1,١٢٣\nD2,\"1,500\"\nD3,\"1,50\"\nD4,10.0\nD5,1e3\n"
+    content = 'member,points\nD1,١٢٣\nD2,"1,500"\nD3,"1,50"\nD4,10.0\nD5,1e3\n'
     batch = run_import(write_file(content), thousands="comma")
     assert errors_by_line(batch) == {
         4: {("points", "points")},
@@ -92,7 +92,10 @@ def test_unknown_and_ambiguous_columns_stop_the_dry_run_until_mapped(write_file,
     assert "loyalty notes" in problem.value.message
     assert "balance" in problem.value.message
     mapped = import_batch_create(
-        program=program, file=path, user=staff_user, options={"mapping": {"balance": "ignore", "loyalty notes": "ignore"}}
+        program=program,
+        file=path,
+        user=staff_user,
+        options={"mapping": {"balance": "ignore", "loyalty notes": "ignore"}},
     )
     assert import_batch_dry_run(batch=mapped).rows_valid == 1
     remembered = import_batch_create(program=program, file=path, user=staff_user)
