@@ -281,7 +281,9 @@ def api_key_authenticate(raw_key: str) -> PartnerCredentials | None:
 # Writes partners make that are more than one ledger service call
 
 
-@transaction.atomic
+# Nested in the API's idempotent transaction these add no savepoint of their own (the services they call have
+# theirs); any failure fails that whole transaction, which is what the API wants.
+@transaction.atomic(savepoint=False)
 def partner_member_enroll(*, program_id: int, external_id: str, **fields) -> PointAccount:
     """Create a member from a partner's sign-up and open their account in the partner's program."""
     program = Program.objects.get(pk=program_id)
@@ -306,7 +308,7 @@ def _points_for_refund(entry: LedgerEntry, amount: Decimal) -> int:
     return points
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def partner_entry_reverse(
     *,
     partner_id: int,

@@ -54,7 +54,7 @@ class PartnerView(APIView):
 
 
 class PartnerListView(PartnerView, GenericAPIView):
-    def get(self, request):
+    def get(self, request, **kwargs):
         queryset = self.filter_queryset(self.get_queryset())
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(self.get_serializer(self.page_items(page), many=True).data)

@@ -1,0 +1,90 @@
+"""Every write endpoint's SQL statements, pinned, in steady state (the key's checked credentials cached).
+
+Counted as the database sees them, BEGIN and COMMIT included. The points services open their own atomic block
+inside the request's transaction, which costs a SAVEPOINT and a RELEASE; the idempotency record is claimed
+first and completed last in the same transaction.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.api.conftest import make_partner_client
+from tests.api.test_purchases import PURCHASES, _purchase
+from tests.factories import AccountFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def setup(earn_program):
+    shop = make_partner_client(earn_program)
+    account = AccountFactory(program=earn_program)
+    # Warms the key and webhook-subscriber caches, as any earlier request would have.
+    assert shop.post(PURCHASES, _purchase(account, order_id="ORD-WARM")).status_code == 201
+    return shop, account
+
+
+def _statements(send) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        response = send()
+    assert response.status_code in (200, 201), response.content
+    return [query["sql"].split(None, 1)[0].upper() for query in captured.captured_queries]
+
+
+def test_purchase_earn_statements(setup):
+    shop, account = setup
+
+    statements = _statements(lambda: shop.post(PURCHASES, _purchase(account)))
+
+    # claim key, account, savepoint, lock, entry, lot, balance, release, store response
+    assert statements == [
+        "BEGIN", "INSERT", "SELECT", "SAVEPOINT", "SELECT", "INSERT", "INSERT", "UPDATE", "RELEASE", "UPDATE", "COMMIT",
+    ]  # fmt: skip
+
+
+def test_credit_statements(setup):
+    shop, account = setup
+
+    statements = _statements(lambda: shop.post("/api/v1/points/credits", {"member_id": account.member_id, "points": 5}))
+
+    assert len(statements) == 11
+
+
+def test_redeem_statements(setup):
+    shop, account = setup
+
+    statements = _statements(
+        lambda: shop.post("/api/v1/points/redemptions", {"member_id": account.member_id, "points": 5})
+    )
+
+    # the credit's four, plus reading spendable lots, recording and applying the allocations
+    assert len(statements) == 13
+
+
+def test_reverse_statements(setup):
+    shop, account = setup
+
+    statements = _statements(lambda: shop.post("/api/v1/points/reversals", {"reference": "ORD-WARM", "points": 5}))
+
+    # finding the entry by reference, and reading the tier for the balance in the response, come on top of
+    # what entry_reverse itself does
+    assert len(statements) == 16
+
+
+def test_enroll_statements(setup):
+    shop, _account = setup
+
+    statements = _statements(lambda: shop.post("/api/v1/members", {"external_id": "NEW-1", "email": "n@example.com"}))
+
+    # member_create and member_enroll each guard their insert with a savepoint inside their own block
+    assert len(statements) == 18
+    assert statements.count("INSERT") == 4  # key, member, account, tier change
+
+
+def test_update_statements(setup):
+    shop, account = setup
+
+    statements = _statements(lambda: shop.patch(f"/api/v1/members/{account.member_id}", {"city": "Dubai"}))
+
+    assert statements == ["BEGIN", "INSERT", "SELECT", "SAVEPOINT", "UPDATE", "RELEASE", "UPDATE", "COMMIT"]
