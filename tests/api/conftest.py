@@ -23,9 +23,7 @@ class PartnerClient:
     client: APIClient
 
     def post(self, path: str, data: dict, *, key: str | None = None, **headers):
-        return self.client.post(
-            path, data, format="json", HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4()), **headers
-        )
+        return self.client.post(path, data, format="json", HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4()), **headers)
 
     def patch(self, path: str, data: dict, *, key: str | None = None):
         return self.client.patch(path, data, format="json", HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4()))

@@ -52,9 +52,7 @@ def test_a_wrong_key_is_401(shop, member_account, tamper):
     assert response.json()["error"]["code"] == "invalid_api_key"
 
 
-def test_a_revoked_key_is_401_at_once_even_after_being_cached(
-    shop, member_account, django_capture_on_commit_callbacks
-):
+def test_a_revoked_key_is_401_at_once_even_after_being_cached(shop, member_account, django_capture_on_commit_callbacks):
     assert shop.get(BALANCE.format(member_account.member_id)).status_code == 200
 
     with django_capture_on_commit_callbacks(execute=True):

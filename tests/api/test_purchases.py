@@ -2,9 +2,8 @@
 
 import uuid
 
-from loyalty.models import LedgerEntry, PointAccount
+from loyalty.models import LedgerEntry, PointAccount, Tier
 from loyalty.services import tier_assign
-from loyalty.models import Tier
 from tests.factories import UserFactory
 
 PURCHASES = "/api/v1/purchases"

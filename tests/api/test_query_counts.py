@@ -63,7 +63,7 @@ def test_redeem_statements(setup):
 
 
 def test_reverse_statements(setup):
-    shop, account = setup
+    shop, _account = setup
 
     statements = _statements(lambda: shop.post("/api/v1/points/reversals", {"reference": "ORD-WARM", "points": 5}))
 
