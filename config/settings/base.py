@@ -171,6 +171,8 @@ SPECTACULAR_SETTINGS = {
         "id": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 999_999_999_999_999_999},
     },
     "SWAGGER_UI_DIST": "SIDECAR",
+    # No badge from the public online validator: the docs fetch nothing from elsewhere.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
