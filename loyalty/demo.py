@@ -110,12 +110,54 @@ _ARABIC_FAMILY = [
     ("Al Rashid", "الراشد"),
     ("Al Balushi", "البلوشي"),
 ]
-_MALAY_MALE = ["Muhammad Hafiz", "Ahmad Faizal", "Mohd Azlan", "Amirul Hakim", "Syafiq", "Muhammad Faris", "Izzat",
-               "Ikhwan", "Zulkifli", "Abdul Razak", "Haziq", "Khairul Anuar", "Firdaus", "Nazmi"]
-_MALAY_FEMALE = ["Nurul Aisyah", "Siti Aminah", "Nur Izzati", "Farah Nadia", "Aina Sofea", "Balqis", "Syazwani",
-                 "Nadia", "Zarina", "Nur Hani", "Liyana", "Siti Khadijah", "Nurul Huda", "Aishah"]
-_MALAY_FATHERS = ["Ismail", "Abdullah", "Ahmad", "Hassan", "Osman", "Yusof", "Rahman", "Ibrahim", "Hamid",
-                  "Salleh", "Kamaruddin", "Aziz", "Mohamad", "Zainal"]
+_MALAY_MALE = [
+    "Muhammad Hafiz",
+    "Ahmad Faizal",
+    "Mohd Azlan",
+    "Amirul Hakim",
+    "Syafiq",
+    "Muhammad Faris",
+    "Izzat",
+    "Ikhwan",
+    "Zulkifli",
+    "Abdul Razak",
+    "Haziq",
+    "Khairul Anuar",
+    "Firdaus",
+    "Nazmi",
+]
+_MALAY_FEMALE = [
+    "Nurul Aisyah",
+    "Siti Aminah",
+    "Nur Izzati",
+    "Farah Nadia",
+    "Aina Sofea",
+    "Balqis",
+    "Syazwani",
+    "Nadia",
+    "Zarina",
+    "Nur Hani",
+    "Liyana",
+    "Siti Khadijah",
+    "Nurul Huda",
+    "Aishah",
+]
+_MALAY_FATHERS = [
+    "Ismail",
+    "Abdullah",
+    "Ahmad",
+    "Hassan",
+    "Osman",
+    "Yusof",
+    "Rahman",
+    "Ibrahim",
+    "Hamid",
+    "Salleh",
+    "Kamaruddin",
+    "Aziz",
+    "Mohamad",
+    "Zainal",
+]
 _CHINESE_FAMILY = ["Tan", "Lim", "Lee", "Ng", "Wong", "Goh", "Chua", "Chan", "Ong", "Teo", "Koh", "Yeo", "Low", "Chong"]
 _CHINESE_MALE = ["Jun Jie", "Zhi Hao", "Wei Jie", "Kai Wen", "Jia Hao", "Yong Sheng", "Boon Keng", "Chee Meng"]
 _CHINESE_FEMALE = ["Wei Ling", "Mei Ling", "Hui Min", "Xin Yi", "Jia Hui", "Shu Fen", "Li Ting", "Pei Shan"]
@@ -134,30 +176,56 @@ _COUNTRIES = [
     (
         "AE",
         40,
-        [("Dubai", "Dubai"), ("Abu Dhabi", "Abu Dhabi"), ("Al Ain", "Abu Dhabi"), ("Sharjah", "Sharjah"),
-         ("Ajman", "Ajman"), ("Ras Al Khaimah", "Ras Al Khaimah"), ("Fujairah", "Fujairah")],
+        [
+            ("Dubai", "Dubai"),
+            ("Abu Dhabi", "Abu Dhabi"),
+            ("Al Ain", "Abu Dhabi"),
+            ("Sharjah", "Sharjah"),
+            ("Ajman", "Ajman"),
+            ("Ras Al Khaimah", "Ras Al Khaimah"),
+            ("Fujairah", "Fujairah"),
+        ],
         [("arabic", 45), ("indian", 20), ("filipino", 12), ("western", 15), ("malay", 3), ("chinese", 5)],
     ),
     (
         "SA",
         20,
-        [("Riyadh", "Riyadh"), ("Jeddah", "Makkah"), ("Mecca", "Makkah"), ("Medina", "Madinah"),
-         ("Dammam", "Eastern Province"), ("Khobar", "Eastern Province")],
+        [
+            ("Riyadh", "Riyadh"),
+            ("Jeddah", "Makkah"),
+            ("Mecca", "Makkah"),
+            ("Medina", "Madinah"),
+            ("Dammam", "Eastern Province"),
+            ("Khobar", "Eastern Province"),
+        ],
         [("arabic", 75), ("indian", 13), ("filipino", 8), ("western", 4)],
     ),
     (
         "MY",
         25,
-        [("Kuala Lumpur", "Wilayah Persekutuan"), ("Petaling Jaya", "Selangor"), ("Shah Alam", "Selangor"),
-         ("Johor Bahru", "Johor"), ("George Town", "Pulau Pinang"), ("Ipoh", "Perak"),
-         ("Kota Kinabalu", "Sabah"), ("Kuching", "Sarawak"), ("Melaka", "Melaka")],
+        [
+            ("Kuala Lumpur", "Wilayah Persekutuan"),
+            ("Petaling Jaya", "Selangor"),
+            ("Shah Alam", "Selangor"),
+            ("Johor Bahru", "Johor"),
+            ("George Town", "Pulau Pinang"),
+            ("Ipoh", "Perak"),
+            ("Kota Kinabalu", "Sabah"),
+            ("Kuching", "Sarawak"),
+            ("Melaka", "Melaka"),
+        ],
         [("malay", 60), ("chinese", 25), ("indian", 15)],
     ),
     (
         "SG",
         15,
-        [("Singapore", "Central"), ("Singapore", "East"), ("Singapore", "North"), ("Singapore", "North-East"),
-         ("Singapore", "West")],
+        [
+            ("Singapore", "Central"),
+            ("Singapore", "East"),
+            ("Singapore", "North"),
+            ("Singapore", "North-East"),
+            ("Singapore", "West"),
+        ],
         [("chinese", 60), ("malay", 15), ("indian", 15), ("western", 10)],
     ),
 ]
@@ -173,10 +241,10 @@ _CHANNELS = [("pos", 50), ("app", 25), ("web", 15), ("call_centre", 5), ("staff"
 # Activity segments: share of members, purchases per 1,000 member-days, basket bands (AED) and their weights.
 _BANDS = [(20, 80), (80, 250), (250, 600), (600, 2_000)]
 _SEGMENTS = {
-    "dormant": (15, 4, [50, 40, 10, 0]),
-    "light": (40, 10, [35, 45, 17, 3]),
-    "regular": (30, 26, [25, 45, 22, 8]),
-    "heavy": (15, 60, [10, 35, 35, 20]),
+    "dormant": (15, 3, [50, 40, 10, 0]),
+    "light": (40, 8, [35, 45, 17, 3]),
+    "regular": (30, 20, [25, 45, 22, 8]),
+    "heavy": (15, 45, [10, 35, 35, 20]),
 }
 # Monthly chance (per mille) that a member with enough points redeems a voucher.
 _REDEEM_PER_MILLE = {"dormant": 50, "light": 250, "regular": 400, "heavy": 500}
@@ -330,7 +398,7 @@ def _program_create() -> Program:
         code="platinum",
         name="Platinum",
         rank=2,
-        threshold=Decimal("6000"),
+        threshold=Decimal("5000"),
         earn_multiplier=Decimal("1.50"),
         downgrade_grace_days=90,
         window_months=12,
@@ -386,7 +454,7 @@ class _Simulation:
         for profile in self.profiles:
             self._push(max(profile.joined_at, self.window_start), "join", profile)
             _, per_thousand, weights = _SEGMENTS[profile.segment]
-            for day in self.days:
+            for offset, day in enumerate(self.days):
                 start = self._at(day, 0)
                 if start + datetime.timedelta(days=1) <= profile.joined_at:
                     continue
@@ -396,7 +464,8 @@ class _Simulation:
                     amount = Decimal(self.rng.randint(band[0] * 100, band[1] * 100)) / 100
                     online = self.rng.randrange(100) < 30
                     self._push(moment, "purchase", profile, amount=amount, online=online)
-                if day.day == 15:
+                if offset % 30 == 15:
+                    # About monthly; counted from the first day so the draws do not depend on the calendar.
                     self._push(self._daytime(day), "redeem_check", profile)
             if profile.segment != "dormant" and profile.joined_at < self._at(eid_day, 0) and self.rng.randrange(2):
                 self._push(self._at(eid_day, 10), "eid_bonus", profile)
