@@ -1,0 +1,170 @@
+"""Signed webhooks, delivered after commit to a real local HTTP receiver, retried with backoff by a real worker."""
+
+import hashlib
+import hmac
+import http.server
+import json
+import threading
+import time
+import uuid
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.test import override_settings
+
+from config.celery import app
+from loyalty import events
+from loyalty.models import WebhookAttempt, WebhookDelivery
+from loyalty.services import Source, points_credit
+from tests.api.conftest import make_partner_client
+from tests.api.test_purchases import PURCHASES, _purchase
+from tests.factories import AccountFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Receiver:
+    """An HTTP server in a thread that records what it receives and answers with the statuses it is given."""
+
+    def __init__(self, statuses=()):
+        self.requests: list[dict] = []
+        self.statuses = list(statuses)
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[dict]:
+        deadline = time.monotonic() + timeout
+        while len(self.requests) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.requests
+
+
+@pytest.fixture
+def receiver():
+    running = Receiver()
+    yield running
+    running.close()
+
+
+def _verify(secret: str, header: str, body: str) -> bool:
+    """What a partner's receiver does (as docs/api.md shows): recompute the HMAC over "<t>.<body>"."""
+    parts = dict(part.split("=", 1) for part in header.split(","))
+    expected = hmac.new(secret.encode(), f"{parts['t']}.{body}".encode(), hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, parts["v1"]) and abs(time.time() - int(parts["t"])) < 300
+
+
+def test_an_earn_is_delivered_signed_after_commit(earn_program, receiver):
+    shop = make_partner_client(earn_program, webhook_url=receiver.url)
+    account = AccountFactory(program=earn_program)
+
+    response = shop.post(PURCHASES, _purchase(account, order_id="ORD-HOOK"))
+
+    [request] = [r for r in receiver.wait_for(1) if r["headers"]["X-Loyalty-Event-Type"] == "points.earned"]
+    assert _verify(shop.partner.webhook_secret, request["headers"]["X-Loyalty-Signature"], request["body"])
+    assert not _verify("whsec_wrong", request["headers"]["X-Loyalty-Signature"], request["body"])
+    event = json.loads(request["body"])
+    assert event["type"] == "points.earned"
+    assert event["id"] == request["headers"]["X-Loyalty-Event-Id"]
+    assert event["data"]["entry_id"] == response.json()["transaction"]["id"]
+    assert event["data"]["external_reference"] == "ORD-HOOK"
+    delivery = WebhookDelivery.objects.get(event_id=event["id"])
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("succeeded", 1, 200)
+
+
+def test_a_transaction_goes_only_to_the_partner_that_made_it(earn_program, receiver):
+    earned = [events.POINTS_EARNED]
+    maker = make_partner_client(earn_program, webhook_url=receiver.url, webhook_events=earned)
+    bystander_receiver = Receiver()
+    try:
+        make_partner_client(earn_program, webhook_url=bystander_receiver.url, webhook_events=earned)
+        account = AccountFactory(program=earn_program)
+
+        maker.post(PURCHASES, _purchase(account))
+
+        assert [r["headers"]["X-Loyalty-Event-Type"] for r in receiver.wait_for(1)] == ["points.earned"]
+        time.sleep(0.2)
+        assert bystander_receiver.requests == []
+    finally:
+        bystander_receiver.close()
+
+
+def test_events_without_a_partner_go_to_every_subscribed_partner_of_the_program(earn_program, receiver):
+    first = make_partner_client(earn_program, webhook_url=receiver.url, webhook_events=[events.POINTS_EARNED])
+    make_partner_client(earn_program, webhook_url=receiver.url, webhook_events=[events.TIER_CHANGED])
+    account = AccountFactory(program=earn_program)
+
+    points_credit(account=account, points=10, source=Source.system("goodwill"))
+
+    [request] = receiver.wait_for(1)
+    assert json.loads(request["body"])["type"] == "points.earned"
+    assert WebhookDelivery.objects.get().partner == first.partner
+
+
+def test_nothing_is_sent_for_a_write_that_rolls_back(earn_program, receiver):
+    shop = make_partner_client(earn_program, webhook_url=receiver.url, webhook_events=[events.POINTS_REDEEMED])
+    account = AccountFactory(program=earn_program)
+
+    refused = shop.post("/api/v1/points/redemptions", {"member_id": account.member_id, "points": 10})
+
+    assert refused.status_code == 422
+    time.sleep(0.2)
+    assert receiver.requests == []
+    assert not WebhookDelivery.objects.exists()
+
+
+@pytest.fixture
+def worker():
+    """A real Celery worker on the configured broker, consuming a queue of its own."""
+    queue = f"webhooks-test-{uuid.uuid4().hex[:8]}"
+    previous = {key: app.conf[key] for key in ("task_always_eager", "task_default_queue")}
+    app.conf.update(task_always_eager=False, task_default_queue=queue)
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[queue]) as running:
+            yield running
+    finally:
+        app.conf.update(previous)
+
+
+@pytest.mark.celery_worker
+@override_settings(LOYALTY_WEBHOOK_RETRY_BASE_SECONDS=0.2)
+def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_try(earn_program, worker):
+    failing_twice = Receiver(statuses=[500, 503])
+    try:
+        shop = make_partner_client(earn_program, webhook_url=failing_twice.url, webhook_events=[events.POINTS_EARNED])
+        account = AccountFactory(program=earn_program)
+
+        shop.post(PURCHASES, _purchase(account))
+
+        requests = failing_twice.wait_for(3, timeout=60)
+    finally:
+        failing_twice.close()
+    assert len(requests) == 3
+    assert len({request["headers"]["X-Loyalty-Event-Id"] for request in requests}) == 1
+    assert [request["headers"]["X-Loyalty-Delivery-Attempt"] for request in requests] == ["1", "2", "3"]
+    delivery = WebhookDelivery.objects.get(partner=shop.partner)
+    deadline = time.monotonic() + 30
+    while delivery.status == "pending" and time.monotonic() < deadline:
+        time.sleep(0.1)
+        delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("succeeded", 3)
+    log = list(WebhookAttempt.objects.filter(delivery=delivery).values_list("number", "status_code"))
+    assert log == [(1, 500), (2, 503), (3, 200)]
