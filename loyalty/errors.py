@@ -41,8 +41,17 @@ class NotPending(DomainError):
     code = "not_pending"
 
 
+class AlreadyDecided(DomainError):
+    code = "already_decided"
+
+
+class SelfApproval(DomainError):
+    code = "self_approval"
+
+
 __all__ = [
     "AccountNotFound",
+    "AlreadyDecided",
     "AlreadyEnrolled",
     "AlreadyReversed",
     "DuplicateReference",
@@ -52,5 +61,6 @@ __all__ = [
     "NotReversible",
     "ProgramInactive",
     "ReversalExceedsEntry",
+    "SelfApproval",
     "TransferNotAllowed",
 ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
@@ -20,6 +21,7 @@ from config.errors import InvalidInput
 from loyalty import events
 from loyalty.errors import (
     AccountNotFound,
+    AlreadyDecided,
     AlreadyEnrolled,
     AlreadyReversed,
     DuplicateReference,
@@ -28,9 +30,11 @@ from loyalty.errors import (
     NotReversible,
     ProgramInactive,
     ReversalExceedsEntry,
+    SelfApproval,
     TransferNotAllowed,
 )
 from loyalty.models import (
+    AdjustmentRequest,
     EntryKind,
     LedgerEntry,
     LotAllocation,
@@ -499,13 +503,25 @@ def points_debit(
 
 
 @transaction.atomic
-def points_adjust(*, account: PointAccount, points: int, reason: str, user: AbstractBaseUser) -> LedgerEntry:
-    """A staff correction: positive points credit, negative points debit; a reason is required."""
+def points_adjust(
+    *, account: PointAccount, points: int, reason: str, user: AbstractBaseUser, metadata: dict | None = None
+) -> LedgerEntry:
+    """A staff correction: positive points credit, negative points debit; a reason is required.
+
+    Operators go through ``adjustment_submit``, which asks for a second person's approval above the threshold.
+    """
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise InvalidInput("points must be a non-zero whole number.", field="points")
     _clean_reason(reason, required=True)
     service = points_credit if points > 0 else points_debit
-    return service(account=account, points=abs(points), source=Source.staff(user), kind=EntryKind.ADJUST, reason=reason)
+    return service(
+        account=account,
+        points=abs(points),
+        source=Source.staff(user),
+        kind=EntryKind.ADJUST,
+        reason=reason,
+        metadata=metadata,
+    )
 
 
 def _reversed_so_far(entry: LedgerEntry) -> int:
@@ -1095,3 +1111,72 @@ def nightly_run(*, program: Program, now: datetime.datetime | None = None) -> di
         "tiers": tiers_evaluate(program=program, now=now),
         "warned": expiry_warnings_send(program=program, now=now),
     }
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Manual adjustments with a second person's approval above the threshold
+
+
+def _approval_threshold() -> int:
+    return settings.LOYALTY_ADJUSTMENT_APPROVAL_THRESHOLD
+
+
+@transaction.atomic
+def adjustment_submit(*, account: PointAccount, points: int, reason: str, user: AbstractBaseUser) -> AdjustmentRequest:
+    """Adjust points by hand: applied at once up to the approval threshold, above it kept for a second person."""
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise InvalidInput("points must be a non-zero whole number.", field="points")
+    _require_points(abs(points))
+    reason = _clean_reason(reason, required=True)
+    request = AdjustmentRequest.objects.create(account=account, points=points, reason=reason, requested_by=user)
+    if abs(points) <= _approval_threshold():
+        _apply_adjustment(request, decided_by=None)
+    return request
+
+
+def _apply_adjustment(request: AdjustmentRequest, *, decided_by: AbstractBaseUser | None, note: str = "") -> None:
+    metadata = {"adjustment_request": request.pk}
+    if decided_by is not None:
+        metadata["approved_by"] = decided_by.pk
+    request.entry = points_adjust(
+        account=request.account,
+        points=request.points,
+        reason=request.reason,
+        user=request.requested_by,
+        metadata=metadata,
+    )
+    request.status = AdjustmentRequest.Status.APPLIED
+    request.decided_by = decided_by
+    request.decided_at = timezone.now()
+    request.decision_note = note
+    request.save(update_fields=["entry", "status", "decided_by", "decided_at", "decision_note"])
+
+
+def _lock_pending_request(request: AdjustmentRequest, user: AbstractBaseUser) -> AdjustmentRequest:
+    request = AdjustmentRequest.objects.select_for_update().select_related("account", "requested_by").get(pk=request.pk)
+    if request.status != AdjustmentRequest.Status.PENDING:
+        raise AlreadyDecided(f"Adjustment {request.pk} has already been {request.get_status_display().lower()}.")
+    if request.requested_by_id == user.pk:
+        raise SelfApproval("A second person must decide on an adjustment you requested.", field="user")
+    return request
+
+
+@transaction.atomic
+def adjustment_approve(*, request: AdjustmentRequest, user: AbstractBaseUser, note: str = "") -> AdjustmentRequest:
+    """Apply a waiting adjustment; the approver must not be the person who asked for it."""
+    request = _lock_pending_request(request, user)
+    _apply_adjustment(request, decided_by=user, note=_clean_reason(note))
+    return request
+
+
+@transaction.atomic
+def adjustment_reject(*, request: AdjustmentRequest, user: AbstractBaseUser, note: str) -> AdjustmentRequest:
+    """Refuse a waiting adjustment with a reason; nothing is written to the ledger."""
+    note = _clean_reason(note, required=True)
+    request = _lock_pending_request(request, user)
+    request.status = AdjustmentRequest.Status.REJECTED
+    request.decided_by = user
+    request.decided_at = timezone.now()
+    request.decision_note = note
+    request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    return request

@@ -1,3 +1,4 @@
+from loyalty.models.adjustments import AdjustmentRequest
 from loyalty.models.imports import (  # noqa: F401
     ColumnMapping,
     ImportBatch,
@@ -19,6 +20,7 @@ from loyalty.models.partners import ApiKey, IdempotencyRecord, Partner, Scope, W
 from loyalty.models.program import Program, Tier
 
 __all__ = [
+    "AdjustmentRequest",
     "EntryKind",
     "LedgerEntry",
     "LotAllocation",
