@@ -26,6 +26,7 @@ from loyalty.admin_member import (
     ADJUST_PERMISSION,
     RECOMPUTE_PERMISSIONS,
     MemberWithAccountsAdmin,
+    account_label,
     account_permissions,
 )
 from loyalty.models import LedgerEntry, PointAccount, PointLot, Program, Tier, TierChange
@@ -134,6 +135,7 @@ class PointAccountAdmin(IdentifierSearchMixin, BigTableAdminMixin, ReadOnlyAdmin
     search_term_normalisers = {"member__email__startswith": str.lower}
     search_help_text = _("The start of the member's external id or email.")
     ordering = ["-id"]
+    sortable_by = []
     change_form_template = "admin/loyalty/pointaccount/change_form.html"
     fields = [
         "member",
@@ -170,6 +172,11 @@ class PointAccountAdmin(IdentifierSearchMixin, BigTableAdminMixin, ReadOnlyAdmin
         extra_context = {**account_permissions(request), **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def render_change_form(self, request: HttpRequest, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["subtitle"] = account_label(obj)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
     def after_action_url(self, request: HttpRequest, account: PointAccount) -> str:
         """Back to the member page, where balances, lots and the ledger are all in view."""
         if request.user.has_perm("members.view_member"):
@@ -200,6 +207,7 @@ class PointAccountAdmin(IdentifierSearchMixin, BigTableAdminMixin, ReadOnlyAdmin
             redirect_url=self.after_action_url(request, account),
             log_message=gettext("Adjusted points."),
             extra_context={
+                "subtitle": account_label(account),
                 "submit_label": gettext("Record adjustment"),
                 "description": gettext("%(member)s has %(available)s available in %(program)s.")
                 % {"member": account.member, "available": account.available, "program": account.program},
@@ -222,6 +230,7 @@ class PointAccountAdmin(IdentifierSearchMixin, BigTableAdminMixin, ReadOnlyAdmin
             ),
             redirect_url=self.after_action_url(request, account),
             extra_context={
+                "subtitle": account_label(account),
                 "submit_label": gettext("Recompute tier"),
                 "description": gettext("Evaluate the member's tier now by the program's tier rules."),
             },
@@ -244,6 +253,7 @@ class PointLotAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMixin,
     list_select_related = ["account__member", "account__program", "entry"]
     # The default order (by expiry) has no index over the whole table.
     ordering = ["-id"]
+    sortable_by = ["id"]
     search_fields = ["account__member__external_id__startswith"]
     search_help_text = _("The start of the member's external id.")
 
@@ -275,6 +285,7 @@ class LedgerEntryAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMix
     search_fields = ["external_reference__startswith", "account__member__external_id__startswith"]
     search_help_text = _("The start of an external reference or of the member's external id.")
     ordering = ["-id"]
+    sortable_by = ["id", "effective_at"]
     fieldsets = [
         (None, {"fields": ["account", "kind", "points", "effective_at", "created_at"]}),
         (_("Source"), {"fields": ["source_type", "source_id", "created_by", "external_reference", "reason"]}),
@@ -317,6 +328,7 @@ class TierChangeAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMixi
         "changed_by",
     ]
     ordering = ["-id"]
+    sortable_by = []
     search_fields = ["account__member__external_id__startswith"]
     search_help_text = _("The start of the member's external id.")
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.core.paginator import Page, Paginator
 from django.db.models import F
 from django.http import HttpRequest
+from django.utils.translation import gettext
 
 from loyalty.models import PointAccount, PointLot
 from members.admin import MemberAdmin
@@ -17,7 +18,7 @@ from members.models import Member
 ADJUST_PERMISSION = "loyalty.adjust_points"
 RECOMPUTE_PERMISSIONS = ("loyalty.change_pointaccount", ADJUST_PERMISSION)
 LEDGER_PER_PAGE = 50
-LOTS_SHOWN = 50
+LOTS_SHOWN = 20
 
 
 def account_permissions(request: HttpRequest) -> dict[str, bool]:
@@ -27,6 +28,11 @@ def account_permissions(request: HttpRequest) -> dict[str, bool]:
         "can_adjust_points": user.has_perm(ADJUST_PERMISSION),
         "can_recompute_tier": any(user.has_perm(permission) for permission in RECOMPUTE_PERMISSIONS),
     }
+
+
+def account_label(account: PointAccount) -> str:
+    """How staff name an account: the member and the program."""
+    return gettext("%(member)s in %(program)s") % {"member": account.member.external_id, "program": account.program}
 
 
 @dataclass
