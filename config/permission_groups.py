@@ -23,11 +23,15 @@ LEDGER_MODELS = ("pointaccount", "ledgerentry", "pointlot", "tierchange")
 # ("view", "add", "change", "delete") or the full codename of a custom permission.
 GROUPS = {
     "Administrator": [(ALL, ALL, ALL)],
-    "Finance": [(app, ALL, VIEW) for app in ("members", "loyalty", "rewards", "campaigns", "analytics")],
+    # Finance sees everything and is the second person who approves large manual adjustments.
+    "Finance": [
+        *[(app, ALL, VIEW) for app in ("members", "loyalty", "rewards", "campaigns", "analytics")],
+        ("loyalty", ("adjustmentrequest",), ("approve",)),
+    ],
     "Support": [
         ("members", ("member",), ("view", "change", "block_member")),
         ("loyalty", ("pointaccount",), ("view", "adjust_points")),
-        ("loyalty", (*LEDGER_MODELS, "program", "tier"), VIEW),
+        ("loyalty", (*LEDGER_MODELS, "program", "tier", "adjustmentrequest"), VIEW),
     ],
     "Marketing": [
         ("loyalty", ("program", "tier"), EDIT),

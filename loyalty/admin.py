@@ -6,9 +6,9 @@ one service. The member page gains its accounts from ``loyalty.admin_member``.
 """
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.db.models import Q
 from django.http import HttpRequest
 from django.urls import path, reverse
 from django.utils.translation import gettext, ngettext
@@ -22,32 +22,19 @@ from config.admin_helpers import (
     object_for_action,
     service_form_view,
 )
-from loyalty.admin_member import (
+from loyalty import admin_adjustments  # noqa: F401  (registers the adjustment requests)
+from loyalty.admin_common import (
     ADJUST_PERMISSION,
     RECOMPUTE_PERMISSIONS,
-    MemberWithAccountsAdmin,
+    AccountColumnsMixin,
     account_label,
     account_permissions,
+    queryset_of_members,
 )
-from loyalty.models import LedgerEntry, PointAccount, PointLot, Program, Tier, TierChange
-from loyalty.services import points_adjust, tier_evaluate_account
+from loyalty.admin_member import MemberWithAccountsAdmin
+from loyalty.models import AdjustmentRequest, LedgerEntry, PointAccount, PointLot, Program, Tier, TierChange
+from loyalty.services import adjustment_submit, tier_evaluate_account
 from members.models import Member
-
-# A ledger search by member id looks up at most this many accounts first (see LedgerEntryAdmin).
-SEARCH_MAX_ACCOUNTS = 200
-
-
-class AccountColumnsMixin:
-    """Member and program columns for rows that belong to an account (select ``account__member`` and
-    ``account__program`` with them)."""
-
-    @admin.display(description=_("member"), ordering="account__member__external_id")
-    def account_member(self, obj) -> str:
-        return obj.account.member.external_id
-
-    @admin.display(description=_("program"))
-    def account_program(self, obj) -> str:
-        return obj.account.program.code
 
 
 class TierInline(admin.TabularInline):
@@ -120,10 +107,17 @@ class TierFilter(admin.SimpleListFilter):
 
 
 class AdjustPointsForm(forms.Form):
-    points = forms.IntegerField(label=_("Points"), help_text=_("Positive to add points, negative to take them away."))
+    points = forms.IntegerField(label=_("Points"))
     reason = forms.CharField(
         label=_("Reason"), max_length=255, help_text=_("Kept on the ledger entry for everyone to see.")
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["points"].help_text = gettext(
+            "Positive to add points, negative to take them away. Above %(threshold)s points either way, "
+            "a second person must approve."
+        ) % {"threshold": settings.LOYALTY_ADJUSTMENT_APPROVAL_THRESHOLD}
 
 
 @admin.register(PointAccount)
@@ -187,25 +181,38 @@ class PointAccountAdmin(IdentifierSearchMixin, BigTableAdminMixin, ReadOnlyAdmin
     def adjust_view(self, request: HttpRequest, object_id: str):
         account = object_for_action(self, request, object_id, allowed=request.user.has_perm(ADJUST_PERMISSION))
 
-        def adjusted(entry: LedgerEntry) -> str:
-            return ngettext(
-                "Recorded an adjustment of %(points)s point (entry %(entry)s).",
-                "Recorded an adjustment of %(points)s points (entry %(entry)s).",
-                abs(entry.points),
-            ) % {"points": f"{entry.points:+d}", "entry": entry.pk}
+        def submitted(adjustment: AdjustmentRequest) -> str:
+            values = {"points": f"{adjustment.points:+d}", "entry": adjustment.entry_id}
+            if adjustment.status == AdjustmentRequest.Status.APPLIED:
+                return (
+                    ngettext(
+                        "Recorded an adjustment of %(points)s point (entry %(entry)s).",
+                        "Recorded an adjustment of %(points)s points (entry %(entry)s).",
+                        abs(adjustment.points),
+                    )
+                    % values
+                )
+            return (
+                ngettext(
+                    "The adjustment of %(points)s point waits for a second person's approval.",
+                    "The adjustment of %(points)s points waits for a second person's approval.",
+                    abs(adjustment.points),
+                )
+                % values
+            )
 
         return service_form_view(
             request,
             model_admin=self,
             obj=account,
             form_class=AdjustPointsForm,
-            perform=lambda data: points_adjust(
+            perform=lambda data: adjustment_submit(
                 account=account, points=data["points"], reason=data["reason"], user=request.user
             ),
             title=gettext("Adjust points"),
-            success_message=adjusted,
+            success_message=submitted,
             redirect_url=self.after_action_url(request, account),
-            log_message=gettext("Adjusted points."),
+            log_message=gettext("Submitted a points adjustment."),
             extra_context={
                 "subtitle": account_label(account),
                 "submit_label": gettext("Record adjustment"),
@@ -294,27 +301,6 @@ class LedgerEntryAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMix
 
     def get_search_results(self, request: HttpRequest, queryset, search_term: str):
         return queryset_of_members(queryset, search_term, reference=True)
-
-
-def queryset_of_members(queryset, search_term: str, *, reference: bool = False):
-    """Rows of accounts whose member id starts with the term (and, with ``reference``, rows whose external
-    reference does).
-
-    The accounts are looked up first: an OR across the join to members could use no index on a table of
-    millions of rows, while ``account_id IN (…) OR external_reference LIKE 'term%'`` is two index scans.
-    """
-    term = search_term.strip()
-    if not term:
-        return queryset, False
-    account_ids = list(
-        PointAccount.objects.filter(member__external_id__startswith=term)
-        .order_by()
-        .values_list("pk", flat=True)[:SEARCH_MAX_ACCOUNTS]
-    )
-    condition = Q(account_id__in=account_ids)
-    if reference:
-        condition |= Q(external_reference__startswith=term)
-    return queryset.filter(condition), False
 
 
 @admin.register(TierChange)

@@ -9,30 +9,14 @@ from dataclasses import dataclass
 from django.core.paginator import Page, Paginator
 from django.db.models import F
 from django.http import HttpRequest
-from django.utils.translation import gettext
 
-from loyalty.models import PointAccount, PointLot
+from loyalty.admin_common import account_permissions
+from loyalty.models import AdjustmentRequest, PointAccount, PointLot
 from members.admin import MemberAdmin
 from members.models import Member
 
-ADJUST_PERMISSION = "loyalty.adjust_points"
-RECOMPUTE_PERMISSIONS = ("loyalty.change_pointaccount", ADJUST_PERMISSION)
 LEDGER_PER_PAGE = 50
 LOTS_SHOWN = 20
-
-
-def account_permissions(request: HttpRequest) -> dict[str, bool]:
-    """Which account actions the user may take, for templates."""
-    user = request.user
-    return {
-        "can_adjust_points": user.has_perm(ADJUST_PERMISSION),
-        "can_recompute_tier": any(user.has_perm(permission) for permission in RECOMPUTE_PERMISSIONS),
-    }
-
-
-def account_label(account: PointAccount) -> str:
-    """How staff name an account: the member and the program."""
-    return gettext("%(member)s in %(program)s") % {"member": account.member.external_id, "program": account.program}
 
 
 @dataclass
@@ -41,6 +25,7 @@ class AccountSection:
     lots: list[PointLot] | None
     ledger: Page | None
     ledger_pages: list[tuple[int | str, str | None]]
+    pending_adjustments: list[AdjustmentRequest] | None
 
 
 def _page_links(request: HttpRequest, page: Page, parameter: str, anchor: str) -> list[tuple[int | str, str | None]]:
@@ -75,7 +60,16 @@ def account_sections(request: HttpRequest, member: Member) -> list[AccountSectio
             entries = account.entries.select_related("created_by").order_by("-id")
             ledger = Paginator(entries, LEDGER_PER_PAGE).get_page(request.GET.get(parameter))
             pages = _page_links(request, ledger, parameter, f"account-{account.pk}")
-        sections.append(AccountSection(account=account, lots=lots, ledger=ledger, ledger_pages=pages))
+        pending = None
+        if user.has_perm("loyalty.view_adjustmentrequest"):
+            pending = list(
+                account.adjustment_requests.filter(status=AdjustmentRequest.Status.PENDING)
+                .select_related("requested_by")
+                .order_by("-id")
+            )
+        sections.append(
+            AccountSection(account=account, lots=lots, ledger=ledger, ledger_pages=pages, pending_adjustments=pending)
+        )
     return sections
 
 

@@ -5,7 +5,8 @@ from django.contrib import admin
 from django.urls import reverse
 
 from config.admin_site import section_of
-from loyalty.models import LedgerEntry, PointAccount, PointLot, Program, Tier, TierChange
+from loyalty.models import AdjustmentRequest, LedgerEntry, PointAccount, PointLot, Program, Tier, TierChange
+from loyalty.services import adjustment_submit
 from members.models import Member
 from members.services import member_create
 
@@ -24,9 +25,12 @@ def test_every_changelist_answers_for_a_superuser(admin_client, funded_account, 
 
 
 @pytest.mark.parametrize(
-    "model", [Member, Program, Tier, PointAccount, PointLot, LedgerEntry, TierChange], ids=lambda m: m._meta.label
+    "model",
+    [Member, Program, Tier, PointAccount, PointLot, LedgerEntry, TierChange, AdjustmentRequest],
+    ids=lambda m: m._meta.label,
 )
-def test_every_change_page_answers_for_a_superuser(admin_client, funded_account, model):
+def test_every_change_page_answers_for_a_superuser(admin_client, admin_user, funded_account, model):
+    adjustment_submit(account=funded_account, points=5, reason="Welcome gift", user=admin_user)
     obj = model.objects.order_by("pk").first()
     assert obj is not None
 
