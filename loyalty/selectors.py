@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from loyalty.errors import AccountNotFound
 from loyalty.models import PointAccount, Program
@@ -137,10 +138,13 @@ def account_for_member(*, program: Program, member_external_id: str) -> PointAcc
     try:
         member = Member.objects.get(external_id=member_external_id)
     except Member.DoesNotExist as error:
-        raise MemberNotFound(f"No member has external id '{member_external_id}'.", field="member") from error
+        raise MemberNotFound(
+            _("No member has external id '%(id)s'.") % {"id": member_external_id}, field="member"
+        ) from error
     try:
         return PointAccount.objects.select_related("member", "program", "tier").get(member=member, program=program)
     except PointAccount.DoesNotExist as error:
         raise AccountNotFound(
-            f"Member '{member_external_id}' is not enrolled in {program.code}.", field="member"
+            _("Member '%(id)s' is not enrolled in %(code)s.") % {"id": member_external_id, "code": program.code},
+            field="member",
         ) from error

@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.errors import InvalidInput
 from loyalty import events
@@ -93,23 +94,25 @@ class Source:
 
 def _require_points(points: Any, *, field: str = "points") -> int:
     if isinstance(points, bool) or not isinstance(points, int):
-        raise InvalidInput(f"{field} must be a whole number of points.", field=field)
+        raise InvalidInput(_("%(field)s must be a whole number of points.") % {"field": field}, field=field)
     if points <= 0:
-        raise InvalidInput(f"{field} must be greater than zero.", field=field)
+        raise InvalidInput(_("%(field)s must be greater than zero.") % {"field": field}, field=field)
     if points > MAX_POINTS_PER_ENTRY:
-        raise InvalidInput(f"{field} must not exceed {MAX_POINTS_PER_ENTRY}.", field=field)
+        raise InvalidInput(
+            _("%(field)s must not exceed %(limit)s.") % {"field": field, "limit": MAX_POINTS_PER_ENTRY}, field=field
+        )
     return points
 
 
 def _require_aware(moment: datetime.datetime | None, *, field: str) -> datetime.datetime | None:
     if moment is not None and (not isinstance(moment, datetime.datetime) or timezone.is_naive(moment)):
-        raise InvalidInput(f"{field} must be a date and time with a time zone.", field=field)
+        raise InvalidInput(_("%(field)s must be a date and time with a time zone.") % {"field": field}, field=field)
     return moment
 
 
 def _require_source(source: Any) -> Source:
     if not isinstance(source, Source) or source.type not in SourceType.values:
-        raise InvalidInput("source must name a staff user, partner, import, campaign or system job.", field="source")
+        raise InvalidInput(_("source must name a staff user, partner, import, campaign or system job."), field="source")
     return source
 
 
@@ -120,16 +123,16 @@ def _clean_reference(reference: str | None) -> str | None:
     if not reference:
         return None
     if len(reference) > 128:
-        raise InvalidInput("external_reference must be at most 128 characters.", field="external_reference")
+        raise InvalidInput(_("external_reference must be at most 128 characters."), field="external_reference")
     return reference
 
 
 def _clean_reason(reason: str | None, *, required: bool = False) -> str:
     reason = (reason or "").strip()
     if required and not reason:
-        raise InvalidInput("A reason is required.", field="reason")
+        raise InvalidInput(_("A reason is required."), field="reason")
     if len(reason) > 255:
-        raise InvalidInput("reason must be at most 255 characters.", field="reason")
+        raise InvalidInput(_("reason must be at most 255 characters."), field="reason")
     return reason
 
 
@@ -139,7 +142,7 @@ def _lock_account(account_id: int | None) -> PointAccount:
             PointAccount.objects.select_for_update(of=("self",)).select_related("member", "program").get(pk=account_id)
         )
     except PointAccount.DoesNotExist as error:
-        raise AccountNotFound(f"There is no point account {account_id}.", field="account") from error
+        raise AccountNotFound(_("There is no point account %(id)s.") % {"id": account_id}, field="account") from error
 
 
 def _lock_accounts(*account_ids: int) -> dict[int, PointAccount]:
@@ -155,13 +158,19 @@ def _lock_accounts(*account_ids: int) -> dict[int, PointAccount]:
 
 def _require_can_transact(account: PointAccount) -> None:
     if account.member.status == Member.Status.BLOCKED:
-        raise MemberBlocked(f"Member {account.member.external_id} is blocked and cannot earn or spend points.")
+        raise MemberBlocked(
+            _("Member %(id)s is blocked and cannot earn or spend points.") % {"id": account.member.external_id}
+        )
     if not account.program.active:
-        raise ProgramInactive(f"Program {account.program.code} is not active.")
+        raise ProgramInactive(_("Program %(code)s is not active.") % {"code": account.program.code})
 
 
 def _shortfall_message(account: PointAccount, points: int) -> str:
-    return f"Account has {account.available} {account.program.points_name} available; {points} were requested."
+    return _("Account has %(available)s %(name)s available; %(points)s were requested.") % {
+        "available": account.available,
+        "name": account.program.points_name,
+        "points": points,
+    }
 
 
 def _check_negative_policy(account: PointAccount, available_after: int, pending_after: int, points: int) -> None:
@@ -215,7 +224,8 @@ def _insert_entry(
         constraint = getattr(getattr(error.__cause__, "diag", None), "constraint_name", "")
         if constraint == "loyalty_ledgerentry_reference_unique_per_source":
             raise DuplicateReference(
-                f"Reference '{external_reference}' was already used by this source.", field="external_reference"
+                _("Reference '%(reference)s' was already used by this source.") % {"reference": external_reference},
+                field="external_reference",
             ) from error
         raise
     return entry
@@ -341,9 +351,9 @@ def member_enroll(*, member: Member, program: Program, enrolled_at: datetime.dat
     """Open the member's account in a program, on the entry tier."""
     _require_aware(enrolled_at, field="enrolled_at")
     if not program.active:
-        raise ProgramInactive(f"Program {program.code} is not active.")
+        raise ProgramInactive(_("Program %(code)s is not active.") % {"code": program.code})
     if member.status == Member.Status.BLOCKED:
-        raise MemberBlocked(f"Member {member.external_id} is blocked and cannot be enrolled.")
+        raise MemberBlocked(_("Member %(id)s is blocked and cannot be enrolled.") % {"id": member.external_id})
     entry_tier = Tier.objects.filter(program=program).order_by("rank").first()
     now = timezone.now()
     account = PointAccount(
@@ -360,7 +370,8 @@ def member_enroll(*, member: Member, program: Program, enrolled_at: datetime.dat
             account.save(force_insert=True)
     except IntegrityError as error:
         raise AlreadyEnrolled(
-            f"Member {member.external_id} is already enrolled in {program.code}.", field="member"
+            _("Member %(id)s is already enrolled in %(code)s.") % {"id": member.external_id, "code": program.code},
+            field="member",
         ) from error
     if entry_tier:
         TierChange.objects.create(account=account, to_tier=entry_tier, reason=TierChange.Reason.ENROLLED)
@@ -403,14 +414,14 @@ def points_credit(
     points = _require_points(points)
     source = _require_source(source)
     if kind not in CREDIT_KINDS:
-        raise InvalidInput(f"{kind} is not a kind of credit.", field="kind")
+        raise InvalidInput(_("%(kind)s is not a kind of credit.") % {"kind": kind}, field="kind")
     _require_aware(effective_at, field="effective_at")
     _require_aware(activates_at, field="activates_at")
     _require_aware(expires_at, field="expires_at")
     reason = _clean_reason(reason, required=kind == EntryKind.ADJUST)
     external_reference = _clean_reference(external_reference)
     if spend_amount is not None and (not isinstance(spend_amount, Decimal) or spend_amount < 0):
-        raise InvalidInput("spend_amount must be a non-negative Decimal.", field="spend_amount")
+        raise InvalidInput(_("spend_amount must be a non-negative Decimal."), field="spend_amount")
 
     account = _lock_account(account.pk)
     _require_can_transact(account)
@@ -474,7 +485,7 @@ def points_debit(
     points = _require_points(points)
     source = _require_source(source)
     if kind not in DEBIT_KINDS:
-        raise InvalidInput(f"{kind} is not a kind of debit.", field="kind")
+        raise InvalidInput(_("%(kind)s is not a kind of debit.") % {"kind": kind}, field="kind")
     _require_aware(effective_at, field="effective_at")
     reason = _clean_reason(reason, required=kind == EntryKind.ADJUST)
     external_reference = _clean_reference(external_reference)
@@ -511,7 +522,7 @@ def points_adjust(
     Operators go through ``adjustment_submit``, which asks for a second person's approval above the threshold.
     """
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
-        raise InvalidInput("points must be a non-zero whole number.", field="points")
+        raise InvalidInput(_("points must be a non-zero whole number."), field="points")
     _clean_reason(reason, required=True)
     service = points_credit if points > 0 else points_debit
     return service(
@@ -559,14 +570,18 @@ def entry_reverse(
     account = _lock_account(entry.account_id)
     original = LedgerEntry.objects.get(pk=entry.pk)
     if original.kind in (EntryKind.REVERSE, EntryKind.EXPIRE, EntryKind.TRANSFER_IN, EntryKind.TRANSFER_OUT):
-        raise NotReversible(f"A {original.get_kind_display().lower()} entry cannot be reversed.", field="entry")
+        raise NotReversible(
+            _("A %(display)s entry cannot be reversed.") % {"display": original.get_kind_display().lower()},
+            field="entry",
+        )
     reversible = abs(original.points) - _reversed_so_far(original)
     if reversible == 0:
-        raise AlreadyReversed(f"Entry {original.pk} has already been reversed in full.", field="entry")
+        raise AlreadyReversed(_("Entry %(pk)s has already been reversed in full.") % {"pk": original.pk}, field="entry")
     points = reversible if points is None else points
     if points > reversible:
         raise ReversalExceedsEntry(
-            f"Only {reversible} points of entry {original.pk} are left to reverse; {points} were requested.",
+            _("Only %(reversible)s points of entry %(pk)s are left to reverse; %(points)s were requested.")
+            % {"reversible": reversible, "pk": original.pk, "points": points},
             field="points",
         )
     now = timezone.now()
@@ -662,13 +677,15 @@ def points_transfer(
     reason = _clean_reason(reason)
     external_reference = _clean_reference(external_reference)
     if from_account.pk == to_account.pk:
-        raise TransferNotAllowed("A transfer needs two different accounts.", field="to_account")
+        raise TransferNotAllowed(_("A transfer needs two different accounts."), field="to_account")
     locked = _lock_accounts(from_account.pk, to_account.pk)
     sender, receiver = locked[from_account.pk], locked[to_account.pk]
     if sender.program_id != receiver.program_id:
-        raise TransferNotAllowed("Points can only move between accounts of one program.", field="to_account")
+        raise TransferNotAllowed(_("Points can only move between accounts of one program."), field="to_account")
     if not sender.program.allow_transfers:
-        raise TransferNotAllowed(f"Program {sender.program.code} does not allow transfers.", field="program")
+        raise TransferNotAllowed(
+            _("Program %(code)s does not allow transfers.") % {"code": sender.program.code}, field="program"
+        )
     _require_can_transact(sender)
     _require_can_transact(receiver)
     if sender.available < points:
@@ -730,7 +747,7 @@ def lot_activate(*, entry: LedgerEntry) -> int:
     account = _lock_account(entry.account_id)
     lots = list(PointLot.objects.filter(entry_id=entry.pk, activated_at__isnull=True))
     if not lots:
-        raise NotPending(f"Entry {entry.pk} has no pending points.", field="entry")
+        raise NotPending(_("Entry %(pk)s has no pending points.") % {"pk": entry.pk}, field="entry")
     now = timezone.now()
     PointLot.objects.filter(pk__in=[lot.pk for lot in lots]).update(activated_at=now)
     points = sum(lot.remaining for lot in lots)
@@ -1033,7 +1050,7 @@ def tier_assign(*, account: PointAccount, tier: Tier, user: AbstractBaseUser | N
     note = _clean_reason(note, required=True)
     account = _lock_account(account.pk)
     if tier.program_id != account.program_id:
-        raise InvalidInput("The tier belongs to another program.", field="tier")
+        raise InvalidInput(_("The tier belongs to another program."), field="tier")
     if account.tier_id == tier.pk:
         return account
     now = timezone.now()
@@ -1125,7 +1142,7 @@ def _approval_threshold() -> int:
 def adjustment_submit(*, account: PointAccount, points: int, reason: str, user: AbstractBaseUser) -> AdjustmentRequest:
     """Adjust points by hand: applied at once up to the approval threshold, above it kept for a second person."""
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
-        raise InvalidInput("points must be a non-zero whole number.", field="points")
+        raise InvalidInput(_("points must be a non-zero whole number."), field="points")
     _require_points(abs(points))
     reason = _clean_reason(reason, required=True)
     request = AdjustmentRequest.objects.create(account=account, points=points, reason=reason, requested_by=user)
@@ -1155,9 +1172,12 @@ def _apply_adjustment(request: AdjustmentRequest, *, decided_by: AbstractBaseUse
 def _lock_pending_request(request: AdjustmentRequest, user: AbstractBaseUser) -> AdjustmentRequest:
     request = AdjustmentRequest.objects.select_for_update().select_related("account", "requested_by").get(pk=request.pk)
     if request.status != AdjustmentRequest.Status.PENDING:
-        raise AlreadyDecided(f"Adjustment {request.pk} has already been {request.get_status_display().lower()}.")
+        raise AlreadyDecided(
+            _("Adjustment %(pk)s has already been %(display)s.")
+            % {"pk": request.pk, "display": request.get_status_display().lower()}
+        )
     if request.requested_by_id == user.pk:
-        raise SelfApproval("A second person must decide on an adjustment you requested.", field="user")
+        raise SelfApproval(_("A second person must decide on an adjustment you requested."), field="user")
     return request
 
 

@@ -6,6 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from config.errors import InvalidInput
 from members.errors import DuplicateMember
@@ -34,7 +35,7 @@ def member_clean_fields(fields: dict[str, Any], *, default_region: str | None = 
     unknown = set(fields) - UPDATABLE_FIELDS
     if unknown:
         name = sorted(unknown)[0]
-        raise InvalidInput(f"{name} is not a member field that can be set.", field=name)
+        raise InvalidInput(_("%(name)s is not a member field that can be set.") % {"name": name}, field=name)
     cleaned: dict[str, Any] = {}
     for name, value in fields.items():
         if name in _TEXT_FIELDS:
@@ -58,7 +59,9 @@ def member_clean_fields(fields: dict[str, Any], *, default_region: str | None = 
 def _clean_choice(value: Any, allowed: list[str], *, field: str) -> str:
     text = (value or "").strip()
     if text and text not in allowed:
-        raise InvalidInput(f"{field} must be one of: {', '.join(allowed)}.", field=field)
+        raise InvalidInput(
+            _("%(field)s must be one of: %(join)s.") % {"field": field, "join": ", ".join(allowed)}, field=field
+        )
     return text
 
 
@@ -69,10 +72,10 @@ def _clean_birth_date(value: Any) -> datetime.date | None:
         try:
             value = datetime.date.fromisoformat(str(value))
         except ValueError as error:
-            raise InvalidInput("birth_date must be a date (YYYY-MM-DD).", field="birth_date") from error
+            raise InvalidInput(_("birth_date must be a date (YYYY-MM-DD)."), field="birth_date") from error
     today = timezone.localdate()
     if value > today or value.year < 1900:
-        raise InvalidInput("birth_date must be between 1900 and today.", field="birth_date")
+        raise InvalidInput(_("birth_date must be between 1900 and today."), field="birth_date")
     return value
 
 
@@ -88,11 +91,11 @@ def member_create(
     """Create a member from raw attributes, normalising them first."""
     external_id = clean_text(external_id, field="external_id", max_length=64)
     if not external_id:
-        raise InvalidInput("external_id is required.", field="external_id")
+        raise InvalidInput(_("external_id is required."), field="external_id")
     if enrollment_channel not in Member.Channel.values:
-        raise InvalidInput("enrollment_channel is not a known channel.", field="enrollment_channel")
+        raise InvalidInput(_("enrollment_channel is not a known channel."), field="enrollment_channel")
     if joined_at is not None and timezone.is_naive(joined_at):
-        raise InvalidInput("joined_at must carry a time zone.", field="joined_at")
+        raise InvalidInput(_("joined_at must carry a time zone."), field="joined_at")
     cleaned = member_clean_fields(fields, default_region=default_region)
     member = Member(
         external_id=external_id,
@@ -106,7 +109,7 @@ def member_create(
     except IntegrityError as error:
         if Member.objects.filter(external_id=external_id).exists():
             raise DuplicateMember(
-                f"A member with external_id '{external_id}' already exists.", field="external_id"
+                _("A member with external_id '%(id)s' already exists.") % {"id": external_id}, field="external_id"
             ) from error
         raise
     return member
@@ -127,7 +130,7 @@ def member_block(*, member: Member, reason: str) -> Member:
     """Block a member: they can no longer earn or spend until unblocked."""
     reason = clean_text(reason, field="reason", max_length=255)
     if not reason:
-        raise InvalidInput("A reason is required to block a member.", field="reason")
+        raise InvalidInput(_("A reason is required to block a member."), field="reason")
     member.status = Member.Status.BLOCKED
     member.blocked_reason = reason
     member.save(update_fields=["status", "blocked_reason", "updated_at"])
