@@ -32,11 +32,14 @@ demo: migrate
 	$(PY) manage.py load_demo
 
 # Runs the admin with the demo program, a Celery worker and beat (no broker server needed by default).
+# The worker gets its own process group (set -m), so Ctrl-C or a kill of make's group reaches only the worker's
+# main process (through the trap) and never its pool children, whose death would hang the warm shutdown.
 run: messages demo
-	@$(PY) manage.py ensure_admin
+	@$(PY) manage.py ensure_admin --port $(PORT)
 	@mkdir -p .data/log; \
-	$(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2 \
-	    --schedule .data/celery/beat-schedule >.data/log/celery.log 2>&1 & worker=$$!; \
+	set -m; $(VENV)/bin/celery -A config worker --beat --loglevel=INFO --concurrency=2 \
+	    --schedule .data/celery/beat-schedule --pidfile .data/celery/worker.pid \
+	    >.data/log/celery.log 2>&1 & worker=$$!; set +m; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	echo "Celery worker and beat running (log: .data/log/celery.log)"; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
@@ -77,6 +80,8 @@ bench-admin: migrate
 
 # Stops an embedded PostgreSQL left running by a killed process.
 stop:
+	-@if [ -f .data/celery/worker.pid ]; then pid=$$(cat .data/celery/worker.pid); kill $$pid 2>/dev/null; \
+	    for i in $$(seq 60); do kill -0 $$pid 2>/dev/null || break; sleep 0.5; done; fi
 	-$(PY) -m config.embedded_postgres stop
 
 clean: stop
