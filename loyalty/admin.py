@@ -19,9 +19,11 @@ from config.admin_helpers import (
     ConfirmForm,
     IdentifierSearchMixin,
     ReadOnlyAdminMixin,
+    add_domain_error,
     object_for_action,
     service_form_view,
 )
+from config.errors import DomainError
 from loyalty import admin_adjustments  # noqa: F401  (registers the adjustment requests)
 from loyalty.admin_common import (
     ADJUST_PERMISSION,
@@ -33,7 +35,7 @@ from loyalty.admin_common import (
 )
 from loyalty.admin_member import MemberWithAccountsAdmin
 from loyalty.models import AdjustmentRequest, LedgerEntry, PointAccount, PointLot, Program, Tier, TierChange
-from loyalty.services import adjustment_submit, tier_evaluate_account
+from loyalty.services import adjustment_submit, program_save, program_validate, tier_evaluate_account
 from members.models import Member
 
 
@@ -54,8 +56,21 @@ class TierInline(admin.TabularInline):
     ]
 
 
+class ProgramForm(forms.ModelForm):
+    """The admin builds this form's fields from ProgramAdmin.fieldsets; the service check runs after the model's."""
+
+    def _post_clean(self):
+        super()._post_clean()
+        if not self.errors:
+            try:
+                program_validate(self.instance)
+            except DomainError as error:
+                add_domain_error(self, error)
+
+
 @admin.register(Program)
 class ProgramAdmin(admin.ModelAdmin):
+    form = ProgramForm
     list_display = ["code", "name", "active", "points_name", "currency", "earn_rate", "expiry_policy"]
     list_filter = ["active"]
     search_fields = ["code", "name"]
@@ -80,6 +95,9 @@ class ProgramAdmin(admin.ModelAdmin):
         (_("Balances"), {"fields": ["negative_balance_policy", "allow_transfers"]}),
         (_("Nightly jobs"), {"fields": ["nightly_hour"]}),
     ]
+
+    def save_model(self, request, obj, form, change):
+        program_save(program=obj)
 
 
 @admin.register(Tier)

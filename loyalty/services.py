@@ -6,6 +6,7 @@ jobs take the same locks, in the same order, in batches. See ``loyalty.models.le
 """
 
 import datetime
+import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -1200,3 +1201,46 @@ def adjustment_reject(*, request: AdjustmentRequest, user: AbstractBaseUser, not
     request.decision_note = note
     request.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
     return request
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Programs
+
+
+def program_validate(program: Program) -> None:
+    """Check a program's settings, including that a new negative-balance policy fits every account's balance."""
+    try:
+        zoneinfo.ZoneInfo(program.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise InvalidInput(
+            _("%(zone)s is not a known time zone.") % {"zone": program.timezone}, field="timezone"
+        ) from error
+    if not (len(program.currency) == 3 and program.currency.isascii() and program.currency.isupper()):
+        raise InvalidInput(_("currency must be a three-letter ISO 4217 code."), field="currency")
+    if program.pk is None:
+        return
+    policy = program.negative_balance_policy
+    accounts = PointAccount.objects.filter(program=program)
+    if policy == Program.NegativeBalancePolicy.FORBID:
+        below = accounts.filter(available__lt=0).count()
+    elif policy == Program.NegativeBalancePolicy.WITHIN_PENDING:
+        below = accounts.filter(available__lt=-F("pending")).count()
+    else:
+        below = 0
+    if below:
+        raise InvalidInput(
+            _("%(count)s accounts are below zero beyond what this policy allows; settle them first.")
+            % {"count": below},
+            field="negative_balance_policy",
+        )
+
+
+@transaction.atomic
+def program_save(*, program: Program) -> Program:
+    """Create or change a program; its negative-balance policy is copied onto every account at once."""
+    program_validate(program)
+    program.save()
+    PointAccount.objects.filter(program=program).exclude(
+        negative_balance_policy=program.negative_balance_policy
+    ).update(negative_balance_policy=program.negative_balance_policy)
+    return program

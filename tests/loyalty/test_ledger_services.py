@@ -22,6 +22,7 @@ from loyalty.services import (
     points_credit,
     points_debit,
     points_transfer,
+    program_save,
 )
 from members.errors import MemberBlocked, MemberNotFound
 from members.services import member_block
@@ -401,3 +402,27 @@ def test_blocked_member_can_neither_earn_nor_spend(funded, pos):
 def test_unknown_account_on_reverse_is_reported(db, pos):
     with pytest.raises(AccountNotFound):
         entry_reverse(entry=LedgerEntry(pk=1, account_id=10**9), source=pos)
+
+
+def test_program_save_copies_a_new_negative_balance_policy_onto_accounts(program, pos):
+    account = AccountFactory(program=program)
+    program.negative_balance_policy = Program.NegativeBalancePolicy.ALLOW
+    program_save(program=program)
+    points_debit(account=account, points=50, source=pos)
+    assert _balances(account) == (-50, 0)
+
+    program.negative_balance_policy = Program.NegativeBalancePolicy.FORBID
+    with pytest.raises(Exception) as error:
+        program_save(program=program)
+
+    assert (error.value.code, error.value.field) == ("invalid", "negative_balance_policy")
+    program.refresh_from_db()
+    assert program.negative_balance_policy == Program.NegativeBalancePolicy.ALLOW
+
+
+@pytest.mark.parametrize(("field", "value"), [("timezone", "Mars/Olympus"), ("currency", "dirham")])
+def test_program_save_rejects_unknown_zones_and_currencies(program, field, value):
+    setattr(program, field, value)
+    with pytest.raises(Exception) as error:
+        program_save(program=program)
+    assert error.value.field == field
