@@ -1,7 +1,17 @@
 import pytest
+from django.conf import settings
+from django.utils import translation
 
 from loyalty.services import Source
 from tests.factories import AccountFactory, ProgramFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Every test starts in the default language: a request in Arabic or Malay leaves it active in the thread."""
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 @pytest.fixture
