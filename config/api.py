@@ -7,11 +7,13 @@ that already exists → 409, any other broken business rule → 422).
 """
 
 import math
+from collections.abc import Mapping
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.response import Response
@@ -29,6 +31,8 @@ CONFLICT_CODES = frozenset(
     }
 )
 NON_FIELD_KEYS = ("non_field_errors", "detail")
+# Offset paging is for short lists (a member's lots); deeper than this, narrow the query instead.
+MAX_OFFSET = 10_000
 
 
 def domain_error_status(error: DomainError) -> int:
@@ -99,6 +103,25 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return Response(body, status=exc.status_code, headers=headers)
 
 
+class StrictInputSerializer(serializers.Serializer):
+    """Input where a text field must arrive as a JSON string: DRF would quietly turn 12 into "12"."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            wrong_type = {
+                name: [gettext("Must be a string.")]
+                for name, field in self.fields.items()
+                if isinstance(field, serializers.CharField)
+                and not field.read_only
+                and data.get(name) is not None
+                and not isinstance(data[name], str)
+            }
+            if wrong_type:
+                raise exceptions.ValidationError(wrong_type)
+        return super().to_internal_value(data)
+
+
+@csrf_exempt  # like every API view: key-authenticated, never cookie-authenticated
 def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
     """Unknown API paths answer in the API's error shape, not with an HTML page."""
     return JsonResponse(error_body("not_found", gettext("No such endpoint.")), status=status.HTTP_404_NOT_FOUND)
@@ -119,6 +142,17 @@ class ErrorSerializer(serializers.Serializer):
     error = ErrorDetailSerializer()
 
 
+def _strict_page_size(request, *, name: str, default: int, maximum: int) -> int:
+    """A page size parameter that is present must be a whole number from 1 to ``maximum``: else a 400."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        message = gettext("Must be a whole number from 1 to %(maximum)d.") % {"maximum": maximum}
+        raise exceptions.ValidationError({name: [message]})
+    return int(raw)
+
+
 class IdCursorPagination(CursorPagination):
     """Newest first, stable under inserts, and no COUNT(*) on big tables."""
 
@@ -127,7 +161,49 @@ class IdCursorPagination(CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def get_page_size(self, request) -> int:
+        return _strict_page_size(
+            request, name=self.page_size_query_param, default=self.page_size, maximum=self.max_page_size
+        )
+
+    def decode_cursor(self, request):
+        if request.query_params.get(self.cursor_query_param) == "":
+            raise exceptions.ValidationError({self.cursor_query_param: [self.invalid_cursor_message]})
+        try:
+            return super().decode_cursor(request)
+        except exceptions.NotFound as error:
+            raise exceptions.ValidationError({self.cursor_query_param: [str(error.detail)]}) from error
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["schema"] = {"type": "string", "minLength": 1}
+        return parameters
+
 
 class BoundedLimitOffsetPagination(LimitOffsetPagination):
     default_limit = 50
     max_limit = 200
+
+    def get_limit(self, request) -> int:
+        return _strict_page_size(
+            request, name=self.limit_query_param, default=self.default_limit, maximum=self.max_limit
+        )
+
+    def get_offset(self, request) -> int:
+        raw = request.query_params.get(self.offset_query_param, "0")
+        if not raw.isdigit() or int(raw) > MAX_OFFSET:
+            message = gettext("Must be a whole number from 0 to %(maximum)d.") % {"maximum": MAX_OFFSET}
+            raise exceptions.ValidationError({self.offset_query_param: [message]})
+        return int(raw)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        bounds = {self.limit_query_param: (1, self.max_limit), self.offset_query_param: (0, MAX_OFFSET)}
+        for parameter in parameters:
+            low, high = bounds[parameter["name"]]
+            parameter["schema"] = {"type": "integer", "minimum": low, "maximum": high}
+        return parameters

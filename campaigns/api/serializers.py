@@ -2,21 +2,20 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from campaigns.services import MAX_ITEMS
+from config.api import StrictInputSerializer
 from loyalty.api.serializers import (
-    MAX_AMOUNT_DIGITS,
+    AmountField,
     BalanceSerializer,
     MemberReferenceSerializer,
     TransactionSerializer,
 )
 
 
-class PurchaseItemSerializer(serializers.Serializer):
+class PurchaseItemSerializer(StrictInputSerializer):
     sku = serializers.CharField(max_length=64)
     name = serializers.CharField(max_length=200, required=False, allow_blank=True)
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000, default=1)
-    amount = serializers.DecimalField(
-        max_digits=MAX_AMOUNT_DIGITS, decimal_places=2, min_value=0, help_text=_("Line total.")
-    )
+    amount = AmountField(help_text=_("Line total."))
     category = serializers.CharField(max_length=64, required=False, allow_blank=True)
 
 
@@ -24,9 +23,7 @@ class PurchaseSerializer(MemberReferenceSerializer):
     order_id = serializers.CharField(
         max_length=128, help_text=_("Your order id; a second purchase with the same order id is refused with 409.")
     )
-    amount = serializers.DecimalField(
-        max_digits=MAX_AMOUNT_DIGITS, decimal_places=2, help_text=_("The amount that earns points.")
-    )
+    amount = AmountField(help_text=_("The amount that earns points."))
     currency = serializers.RegexField(
         r"^[A-Za-z]{3}$", max_length=3, help_text=_("ISO 4217; must be the program's currency.")
     )

@@ -1,14 +1,13 @@
 """OpenAPI pieces every partner endpoint shares: the Idempotency-Key header, error responses, examples."""
 
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse
 
 from config.api import ErrorSerializer, error_body
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     name="Idempotency-Key",
-    type=OpenApiTypes.STR,
+    type={"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
     location=OpenApiParameter.HEADER,
     required=True,
     description=_(

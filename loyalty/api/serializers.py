@@ -1,11 +1,14 @@
 """Shapes of the points and member endpoints. Input serializers check types and sizes only; the rules
 (balances, policies, who may reverse what) are the services'."""
 
+from decimal import Decimal
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.api import StrictInputSerializer
 from loyalty.models import LedgerEntry, PointAccount, PointLot, Tier
 from loyalty.services import MAX_POINTS_PER_ENTRY
 from members.api.serializers import MemberSerializer
@@ -133,13 +136,28 @@ def points_result(entry: LedgerEntry, *, tier: Tier | None = None) -> dict:
 # Input
 
 
+@extend_schema_field(
+    {"type": "string", "format": "decimal", "pattern": r"^[0-9]{1,10}(\.[0-9]{1,2})?$", "example": "250.00"}
+)
+class AmountField(serializers.DecimalField):
+    """Money in: a decimal string, never negative, at most two decimal places."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=MAX_AMOUNT_DIGITS, decimal_places=2, min_value=Decimal(0), **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):  # a JSON number may already have been through a float
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 @extend_schema_field(OpenApiTypes.INT64)
 class IdField(serializers.IntegerField):
     def __init__(self, **kwargs):
         super().__init__(min_value=1, max_value=MAX_ID, **kwargs)
 
 
-class MemberReferenceSerializer(serializers.Serializer):
+class MemberReferenceSerializer(StrictInputSerializer):
     """Names the member: by our id or by their external id, exactly one of the two."""
 
     member_id = IdField(required=False, help_text=_("The member's id, as returned by enrolment or look-up."))
@@ -169,19 +187,15 @@ class PointsChangeSerializer(MemberReferenceSerializer):
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True)
 
 
-class ReversalSerializer(serializers.Serializer):
+class ReversalSerializer(StrictInputSerializer):
     reference = serializers.CharField(
         max_length=128, help_text=_("The reference (order id) of your transaction to reverse.")
     )
     points = serializers.IntegerField(
         min_value=1, max_value=MAX_POINTS_PER_ENTRY, required=False, help_text=_("Reverse only this many points.")
     )
-    amount = serializers.DecimalField(
-        max_digits=MAX_AMOUNT_DIGITS,
-        decimal_places=2,
-        min_value=0,
-        required=False,
-        help_text=_("Or: the refunded amount of a purchase; points are taken back in proportion."),
+    amount = AmountField(
+        required=False, help_text=_("Or: the refunded amount of a purchase; points are taken back in proportion.")
     )
     refund_reference = serializers.CharField(
         max_length=128,

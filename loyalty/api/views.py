@@ -2,9 +2,11 @@
 and reversals. Each view validates input, calls one service (through the idempotent write path for writes)
 and serializes the result; every rule lives in the services."""
 
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,6 +51,16 @@ class PartnerView(APIView):
     def credentials(self) -> PartnerCredentials:
         return self.request.auth
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # A misspelt filter would otherwise be ignored silently and return everything.
+        unknown = sorted(set(request.query_params) - self.query_parameters())
+        if unknown:
+            raise ValidationError({name: [gettext("Not a parameter of this endpoint.")] for name in unknown})
+
+    def query_parameters(self) -> set[str]:
+        return set()
+
     def member_account(self, *, for_earn: bool = False, **member):
         return partner_account(program_id=self.credentials.program_id, for_earn=for_earn, **member)
 
@@ -61,6 +73,15 @@ class PartnerListView(PartnerView, GenericAPIView):
 
     def page_items(self, page):
         return page
+
+    def query_parameters(self) -> set[str]:
+        filterset_class = getattr(self, "filterset_class", None)
+        names = set(filterset_class.base_filters) if filterset_class else set()
+        paginator = self.paginator
+        for attribute in ("cursor_query_param", "page_size_query_param", "limit_query_param", "offset_query_param"):
+            if getattr(paginator, attribute, None):
+                names.add(getattr(paginator, attribute))
+        return names
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -141,7 +162,7 @@ class MemberListView(PartnerListView):
         description=_("Change the attributes sent; the others stay. Needs `members:write`."),
         parameters=[schema.MEMBER_ID, schema.IDEMPOTENCY_KEY],
         request=MemberFieldsSerializer,
-        responses={200: EnrolledMemberSerializer, **schema.error_responses(400, 403, 404)},
+        responses={200: EnrolledMemberSerializer, **schema.error_responses(400, 403, 404, 422)},
         examples=[
             schema.request_example("new phone", {"phone": "+971501112233"}),
             schema.response_example("updated", {**schema.MEMBER_EXAMPLE, "phone": "+971501112233"}),

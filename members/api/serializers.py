@@ -5,10 +5,11 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from config.api import StrictInputSerializer
 from members.models import Member
 
 
-class MemberFieldsSerializer(serializers.Serializer):
+class MemberFieldsSerializer(StrictInputSerializer):
     """Attributes a partner may set; every one optional, only those sent are changed."""
 
     email = serializers.CharField(max_length=254, required=False, allow_blank=True)
@@ -37,6 +38,8 @@ class MemberCreateSerializer(MemberFieldsSerializer):
 
 
 class MemberSerializer(serializers.ModelSerializer):
+    gender = serializers.ChoiceField(choices=Member.Gender.choices, allow_blank=True, read_only=True)
+
     class Meta:
         model = Member
         fields = [
