@@ -35,7 +35,10 @@ class PointAccount(models.Model):
     member = models.ForeignKey(
         "members.Member", on_delete=models.PROTECT, related_name="accounts", verbose_name=_("member")
     )
-    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("program"))
+    # Indexed by ``loyalty_account_prog_tier_idx`` (program, tier).
+    program = models.ForeignKey(
+        Program, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("program"), db_index=False
+    )
     tier = models.ForeignKey(
         Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts", verbose_name=_("tier")
     )
@@ -77,7 +80,8 @@ class PointAccount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.member_id} in {self.program_id}"
+        # Lists that show accounts select the member and program with them (list_select_related).
+        return f"{self.member.external_id} · {self.program.code}"
 
 
 class EntryKind(models.TextChoices):
@@ -101,8 +105,9 @@ class SourceType(models.TextChoices):
 
 
 class LedgerEntry(models.Model):
+    # Indexed by ``loyalty_entry_account_idx`` (account, -id); a second single-column index would only cost writes.
     account = models.ForeignKey(
-        PointAccount, on_delete=models.PROTECT, related_name="entries", verbose_name=_("account")
+        PointAccount, on_delete=models.PROTECT, related_name="entries", verbose_name=_("account"), db_index=False
     )
     kind = models.CharField(_("kind"), max_length=16, choices=EntryKind.choices)
     points = models.BigIntegerField(_("points"))
@@ -260,7 +265,8 @@ class TierChange(models.Model):
         MANUAL = "manual", _("Set by staff")
         IMPORT = "import", _("Imported")
 
-    account = models.ForeignKey(PointAccount, on_delete=models.PROTECT, related_name="tier_changes")
+    # Indexed by ``loyalty_tierchange_account_idx`` (account, -changed_at).
+    account = models.ForeignKey(PointAccount, on_delete=models.PROTECT, related_name="tier_changes", db_index=False)
     from_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
@@ -275,7 +281,11 @@ class TierChange(models.Model):
         verbose_name = _("tier change")
         verbose_name_plural = _("tier changes")
         ordering = ["-changed_at", "-id"]
-        indexes = [models.Index(fields=["account", "-changed_at"], name="loyalty_tierchange_account_idx")]
+        indexes = [
+            models.Index(fields=["account", "-changed_at"], name="loyalty_tierchange_account_idx"),
+            models.Index(fields=["-changed_at", "-id"], name="loyalty_tierchange_recent_idx"),
+            models.Index(fields=["reason", "-changed_at"], name="loyalty_tierchange_reason_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.from_tier_id} → {self.to_tier_id}"
