@@ -33,7 +33,7 @@ from loyalty.services import (
     tiers_evaluate,
 )
 from members.models import Member
-from members.services import member_create
+from members.services import member_block, member_create
 
 DEMO_PROGRAM_CODE = "demo"
 DEFAULT_MEMBERS = 2_000
@@ -255,6 +255,8 @@ _STORES = {
     "MY": ["KUL-KLCC", "PJ-1U", "JB-CITY", "PEN-GURNEY"],
     "SG": ["SIN-ION", "SIN-VIVO", "SIN-JEM"],
 }
+_BLOCK_EVERY = 150
+_BLOCK_REASONS = ["Card reported stolen", "Suspected card sharing", "Duplicate account under review"]
 WELCOME_BONUS = 200
 WELCOME_BONUS_DAYS = 90
 EID_BONUS = 300
@@ -485,6 +487,9 @@ class _Simulation:
             night_index += 1
         lots_expire_due(now=self.now, program=self.program)
         tiers_evaluate(program=self.program, now=self.now)
+        # A few members blocked by support, so the console shows what that looks like.
+        for profile in self.profiles[::_BLOCK_EVERY]:
+            member_block(member=profile.member, reason=self.rng.choice(_BLOCK_REASONS))
 
     def _nightly(self, night: datetime.datetime, *, weekly: bool) -> None:
         lots_expire_due(now=night, program=self.program)

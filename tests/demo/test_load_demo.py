@@ -4,7 +4,8 @@ import datetime
 import re
 from io import StringIO
 
-from django.core.management import call_command
+import pytest
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.utils import timezone
 
@@ -41,6 +42,7 @@ def test_demo_loads_a_reconciled_program_with_six_months_of_history(db):
     oldest = entries.earliest("effective_at").effective_at
     assert now - datetime.timedelta(days=190) < oldest < now - datetime.timedelta(days=150)
     assert entries.filter(kind="earn", spend_amount__gt=0).count() > 100
+    assert Member.objects.filter(status=Member.Status.BLOCKED).exclude(blocked_reason="").exists()
 
 
 def test_demo_has_pending_points_points_about_to_expire_and_members_above_the_entry_tier(db):
@@ -65,6 +67,13 @@ def test_demo_members_have_arabic_malay_and_latin_names_and_gulf_or_asian_mobile
     phones = [member.phone for member in members if member.phone]
     assert phones
     assert all(phone.startswith(("+9715", "+9665", "+601", "+658", "+659")) for phone in phones)
+
+
+def test_a_member_count_below_one_is_refused(db):
+    with pytest.raises(CommandError, match="--members"):
+        call_command("load_demo", members=0)
+
+    assert not Program.objects.filter(code="demo").exists()
 
 
 def test_a_second_load_changes_nothing_and_says_so(db):

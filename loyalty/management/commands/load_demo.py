@@ -1,6 +1,6 @@
 """Load the demo program "Gulf Rewards" once; a second run changes nothing and says so."""
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from loyalty.demo import DEFAULT_MEMBERS, DEFAULT_SEED, demo_load
@@ -15,8 +15,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, members: int, seed: int, **options) -> None:
         if members < 1:
-            self.stderr.write(_("--members must be at least 1."))
-            raise SystemExit(2)
+            raise CommandError(_("--members must be at least 1."))
         result = demo_load(members=members, seed=seed)
         if result is None:
             self.stdout.write(_("The demo program is already loaded; nothing was changed."))
