@@ -342,3 +342,6 @@ class TierChangeAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMixi
 
 admin.site.unregister(Member)
 admin.site.register(Member, MemberWithAccountsAdmin)
+
+# Partners, their API keys and the webhook delivery log.
+from loyalty import admin_partners  # noqa: E402, F401
