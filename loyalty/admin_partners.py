@@ -14,7 +14,6 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.cache import never_cache
 
 from config.admin_helpers import (
     BigTableAdminMixin,
@@ -39,6 +38,13 @@ from loyalty.webhooks import delivery_body, webhook_delivery_resend
 
 
 class PartnerForm(forms.ModelForm):
+    webhook_url = forms.URLField(
+        label=_("Webhook URL"),
+        required=False,
+        assume_scheme="https",
+        max_length=500,
+        help_text=_("Empty: no webhooks."),
+    )
     scopes = forms.MultipleChoiceField(
         label=_("Allowed scopes"), choices=Scope.choices, widget=forms.CheckboxSelectMultiple, required=False
     )
@@ -161,7 +167,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
-    @never_cache
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):
         """Issue a key: the form calls ``api_key_create``; the raw key is shown on the response, once."""
         if not self.has_add_permission(request):

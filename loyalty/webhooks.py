@@ -22,7 +22,6 @@ import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -157,8 +156,11 @@ def on_domain_event(event_type: str, account_id: int, data: dict[str, Any]) -> N
 def _queue_after_commit(delivery_id: int) -> None:
     from loyalty.partner_tasks import webhook_deliver
 
+    def queue_delivery() -> None:
+        webhook_deliver.delay(delivery_id)
+
     # robust: the change has committed; a broker hiccup must not turn it into an error, the sweep re-queues.
-    transaction.on_commit(partial(webhook_deliver.delay, delivery_id), robust=True)
+    transaction.on_commit(queue_delivery, robust=True)
 
 
 # --------------------------------------------------------------------------------------------------------------

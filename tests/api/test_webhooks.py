@@ -1,5 +1,6 @@
 """Signed webhooks, delivered after commit to a real local HTTP receiver, retried with backoff by a real worker."""
 
+import datetime
 import hashlib
 import hmac
 import http.server
@@ -11,11 +12,13 @@ import uuid
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.test import override_settings
+from django.utils import timezone
 
 from config.celery import app
 from loyalty import events
 from loyalty.models import WebhookAttempt, WebhookDelivery
 from loyalty.services import Source, points_credit
+from loyalty.webhooks import webhooks_requeue_due
 from tests.api.conftest import make_partner_client
 from tests.api.test_purchases import PURCHASES, _purchase
 from tests.factories import AccountFactory
@@ -168,3 +171,24 @@ def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_try(earn_progra
     assert (delivery.status, delivery.attempts) == ("succeeded", 3)
     log = list(WebhookAttempt.objects.filter(delivery=delivery).values_list("number", "status_code"))
     assert log == [(1, 500), (2, 503), (3, 200)]
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_sweep_sends_a_delivery_whose_queueing_was_lost(earn_program, receiver, django_capture_on_commit_callbacks):
+    shop = make_partner_client(earn_program, webhook_url=receiver.url, webhook_events=[events.TIER_CHANGED])
+    account = AccountFactory(program=earn_program)
+    with django_capture_on_commit_callbacks(execute=False) as lost:
+        events.emit(events.TIER_CHANGED, account_id=account.pk, data={"from_tier": "blue", "to_tier": "gold"})
+    assert len(lost) == 1
+    delivery = WebhookDelivery.objects.get(partner=shop.partner)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        next_attempt_at=timezone.now() - datetime.timedelta(minutes=2)
+    )
+
+    assert webhooks_requeue_due() == 1
+
+    [request] = receiver.wait_for(1)
+    assert json.loads(request["body"])["data"] == {"account_id": account.pk, "from_tier": "blue", "to_tier": "gold"}
+    delivery.refresh_from_db()
+    assert delivery.status == "succeeded"
+    assert webhooks_requeue_due() == 0
