@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from loyalty.errors import InsufficientPoints
 from loyalty.models import LedgerEntry, PointAccount, PointLot, Program, Tier
-from loyalty.policies import points_for_amount
+from loyalty.policies import lot_expiry, points_for_amount
 from loyalty.services import (
     Source,
     entry_reverse,
@@ -438,7 +438,8 @@ class _Simulation:
         self.sequence = itertools.count()
         self.references = itertools.count(100_001)
         self.multipliers: dict[int, Decimal] = {}
-        self.redeemed_this_month: dict[int, int] = {}
+        # When lots created so far expire (a heap): the nightly expiry runs only on nights it has work.
+        self.expiries: list[datetime.datetime] = []
 
     def _at(self, day: datetime.date, hour: int, minute: int = 0) -> datetime.datetime:
         return datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=self.zone)
@@ -492,7 +493,10 @@ class _Simulation:
             member_block(member=profile.member, reason=self.rng.choice(_BLOCK_REASONS))
 
     def _nightly(self, night: datetime.datetime, *, weekly: bool) -> None:
-        lots_expire_due(now=night, program=self.program)
+        if self.expiries and self.expiries[0] <= night:
+            while self.expiries and self.expiries[0] <= night:
+                heapq.heappop(self.expiries)
+            lots_expire_due(now=night, program=self.program)
         if weekly:
             tiers_evaluate(program=self.program, now=night)
             self.multipliers = dict(
@@ -513,6 +517,7 @@ class _Simulation:
             expires = self._at(
                 (profile.joined_at + datetime.timedelta(days=WELCOME_BONUS_DAYS)).astimezone(self.zone).date(), 0
             ) + datetime.timedelta(days=1)
+            heapq.heappush(self.expiries, expires)
             points_credit(
                 account=profile.account,
                 points=WELCOME_BONUS,
@@ -548,6 +553,9 @@ class _Simulation:
             spend_amount=amount,
             metadata=metadata,
         )
+        expires = lot_expiry(self.program, moment)
+        if expires is not None:
+            heapq.heappush(self.expiries, expires)
         if online:
             profile.pending[entry.pk] = (moment + datetime.timedelta(days=self.program.pending_days), points)
         if self.rng.randrange(100) < 3:
@@ -597,6 +605,7 @@ class _Simulation:
     def _do_eid_bonus(self, moment: datetime.datetime, profile: _Profile) -> None:
         # A seasonal bonus whose points lapse a few weeks from now, so the demo has points about to expire.
         expires = self._at(self.days[-1] + datetime.timedelta(days=20), 0)
+        heapq.heappush(self.expiries, expires)
         points_credit(
             account=profile.account,
             points=EID_BONUS,
