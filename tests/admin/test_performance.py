@@ -107,8 +107,9 @@ def _day_range(field: str) -> dict[str, str]:
     }
 
 
-LEDGER_BY_ACCOUNT = ("loyalty_entry_account_idx", "loyalty_ledgerentry_account_id")
-ACCOUNT_BY_PROGRAM = ("loyalty_account_prog_tier_idx", "loyalty_pointaccount_program_id")
+LEDGER_BY_ACCOUNT = ("loyalty_entry_account_idx",)
+# Both account indexes lead with the program; the planner may pick either.
+ACCOUNT_BY_PROGRAM = ("loyalty_account_prog_tier_idx", "loyalty_account_activity_idx")
 # (changelist model, query parameters for the funded account, indexes the plan must use: one of each tuple)
 FILTER_CASES = {
     "member id": (Member, lambda a: {"q": a.member.external_id}, [("members_external_id_like",)]),
