@@ -5,7 +5,7 @@ import re
 from django.conf import settings
 from django.urls import reverse
 
-from tests.i18n.catalogs import LANGUAGES, placeholders, po_path, read_po
+from tests.i18n.catalogs import LANGUAGES, msgids_in_code, placeholders, po_path, read_po
 
 
 def _html_tag(html: str) -> str:
@@ -90,3 +90,16 @@ def test_translations_keep_the_placeholders_of_the_original():
                 allowed = placeholders(entry.msgid) | placeholders(entry.msgid_plural)
                 for form in entry.msgstr.values():
                     assert placeholders(form) <= allowed, where
+
+
+def test_every_translatable_string_in_the_code_is_in_the_catalogs(tmp_path):
+    in_code = msgids_in_code(tmp_path)
+    assert len(in_code) > 100
+
+    for language in LANGUAGES:
+        in_catalog = {entry.msgid for entry in read_po(po_path(language))[1:]}
+        missing = sorted(in_code - in_catalog)
+        assert not missing, (
+            f"{len(missing)} string(s) of the code are not in the {language} catalog; run `make makemessages` "
+            f"and translate them: {missing[:10]}"
+        )
