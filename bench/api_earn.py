@@ -1,0 +1,234 @@
+"""Benchmark of the partner earn endpoint: gunicorn on 127.0.0.1, wrk with a Lua script, in one run against
+a naive DRF earn view (select_for_update + save + insert) and a bare one-statement Django view.
+
+Every earn request names another member and another API key, and carries a fresh order id and Idempotency-Key,
+so the numbers are for distinct writes, not for replays or one hot row. The server runs the production
+settings (DEBUG off) with bench/api_settings.py adding the two comparison views.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_bench_api python bench/api_earn.py
+
+Without DATABASE_URL the embedded PostgreSQL is used (database loyalty_bench_api).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchenv
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATABASE = "loyalty_bench_api"
+PROGRAM_CODE = "bench-api"
+
+LUA = r"""
+-- Each request: the next member and the next key, a fresh order id doubling as the Idempotency-Key.
+local members = {%(members)s}
+local keys = {%(keys)s}
+local run = "%(run)s"
+local threads = 0
+local counter = 0
+local stride = 64  -- more than any wrk thread count, so threads never pick the same member at once
+
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+
+function request()
+  counter = counter + 1
+  local n = counter * stride + tid
+  local member = members[(n %% #members) + 1]
+  local key = keys[(n %% #keys) + 1]
+  local reference = run .. "-" .. tid .. "-" .. counter
+  local body = string.format(
+    '{"member_id":%%d,"order_id":"%%s","amount":"125.50","currency":"AED"}', member, reference)
+  return wrk.format("POST", "%(path)s", {
+    ["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. key,
+    ["Idempotency-Key"] = reference,
+  }, body)
+end
+"""
+
+
+def seed(*, members: int, keys: int) -> tuple[list[int], list[str], int]:
+    """The benchmark program with ``members`` enrolled members, and a fresh partner with ``keys`` keys."""
+    from loyalty.models import PointAccount, Program, Scope, Tier
+    from loyalty.partners import api_key_create, partner_create
+    from loyalty.services import member_enroll
+    from members.models import Member
+    from members.services import member_create
+
+    program, _created = Program.objects.get_or_create(
+        code=PROGRAM_CODE, defaults={"name": "API benchmark", "currency": "AED", "earn_rate": Decimal("1")}
+    )
+    for rank, (code, multiplier) in enumerate([("blue", "1"), ("gold", "1.5")]):
+        Tier.objects.get_or_create(
+            program=program,
+            rank=rank,
+            defaults={"code": code, "name": code.title(), "earn_multiplier": Decimal(multiplier)},
+        )
+    existing = PointAccount.objects.filter(program=program).count()
+    for index in range(existing, members):
+        member = member_create(external_id=f"BENCH-API-{index:07d}", enrollment_channel=Member.Channel.IMPORT)
+        member_enroll(member=member, program=program)
+    member_ids = list(
+        PointAccount.objects.filter(program=program).order_by("id").values_list("member_id", flat=True)[:members]
+    )
+    partner = partner_create(
+        name=f"bench-{uuid.uuid4().hex[:8]}", program=program, scopes=Scope.values, rate_limit=100_000_000
+    )
+    raw_keys = [api_key_create(partner=partner, name=f"key {index}", scopes=Scope.values)[1] for index in range(keys)]
+    return member_ids, raw_keys, partner.pk
+
+
+def start_server(*, port: int, workers: int, threads: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench.api_settings",
+        "DJANGO_SECRET_KEY": "benchmark-only-secret-key-not-for-any-real-deployment-0123456789",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+    command = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread" if threads > 1 else "sync",
+        "--threads",
+        str(threads),
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(command, cwd=BASE_DIR, env=env, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare", timeout=1) as response:  # noqa: S310
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _milliseconds(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(value) * _UNITS[unit]
+
+
+def run_wrk(url: str, *, connections: int, threads: int, seconds: int, script: str | None) -> dict:
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script:
+        command += ["-s", script]
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    latency = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", output, re.MULTILINE))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)$", output, re.MULTILINE)
+    return {
+        "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),
+        "requests": int(re.search(r"(\d+) requests in", output)[1]),
+        "p50_ms": _milliseconds(latency["50"]),
+        "p99_ms": _milliseconds(latency["99"]),
+        "non_2xx": int(errors[1]) if errors else 0,
+        "socket_errors": socket_errors[1] if socket_errors else "",
+    }
+
+
+def write_script(directory: str, name: str, path: str, members: list[int], keys: list[str]) -> str:
+    script = Path(directory) / f"{name}.lua"
+    script.write_text(
+        LUA
+        % {
+            "members": ",".join(map(str, members)),
+            "keys": ",".join(f'"{key}"' for key in keys),
+            "run": f"{name}-{uuid.uuid4().hex[:8]}",
+            "path": path,
+        }
+    )
+    return str(script)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=int, default=20, help="measured seconds per endpoint")
+    parser.add_argument("--warmup", type=int, default=3, help="unmeasured seconds per endpoint first")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread when above 1)")
+    parser.add_argument("--members", type=int, default=5_000)
+    parser.add_argument("--keys", type=int, default=32)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--only", choices=["bare", "naive", "earn"], action="append", help="run only these")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (Debian package wrk)")
+
+    where = benchenv.configure(database=DATABASE)
+    print(f"database: {where}")
+    print(f"machine: {benchenv.machine()}")
+    with benchenv.Timer() as setup_time:
+        members, keys, _partner_id = seed(members=args.members, keys=args.keys)
+    print(f"data: {len(members)} members, {len(keys)} keys (set up in {setup_time.seconds:.1f} s)")
+
+    targets = {
+        "bare": ("/bench/bare", False),
+        "naive": ("/bench/naive-earn", True),
+        "earn": ("/api/v1/purchases", True),
+    }
+    chosen = args.only or list(targets)
+    base = f"http://127.0.0.1:{args.port}"
+    results = {}
+    server = start_server(port=args.port, workers=args.workers, threads=args.threads)
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            for name in chosen:
+                path, scripted = targets[name]
+                wrk = {"connections": args.connections, "threads": args.wrk_threads}
+                for phase, seconds in (("warmup", args.warmup), ("measured", args.seconds)):
+                    if not seconds:
+                        continue
+                    # A script per run: its order ids and keys are new, so nothing is ever a replay.
+                    script = write_script(directory, f"{name}-{phase}", path, members, keys) if scripted else None
+                    results[name] = run_wrk(base + path, seconds=seconds, script=script, **wrk)
+                result = results[name]
+                print(
+                    f"{name:6} {result['requests_per_second']:8.0f} req/s   p50 {result['p50_ms']:6.1f} ms   "
+                    f"p99 {result['p99_ms']:6.1f} ms   requests {result['requests']}   non-2xx {result['non_2xx']}"
+                    + (f"   socket errors {result['socket_errors']}" if result["socket_errors"] else "")
+                )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    if "earn" in results and "naive" in results:
+        ratio = results["earn"]["requests_per_second"] / results["naive"]["requests_per_second"]
+        print(f"earn / naive: {ratio:.2f}x")
+    print(json.dumps({"settings": vars(args), "results": results}))
+    failed = [name for name, result in results.items() if result["non_2xx"]]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
