@@ -121,7 +121,7 @@ def start_server(*, port: int, workers: int, threads: int) -> subprocess.Popen:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare", timeout=1) as response:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare", timeout=1) as response:
                 if response.status == 200:
                     return server
         except OSError:
