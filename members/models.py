@@ -52,8 +52,8 @@ class Member(models.Model):
     enrollment_channel = models.CharField(
         _("enrollment channel"), max_length=16, choices=Channel.choices, default=Channel.STAFF
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
         verbose_name = _("member")
