@@ -1,10 +1,18 @@
 """What a partner may read: members of its program, their balances and lots, and its own ledger entries."""
 
+import threading
+import time
+from dataclasses import dataclass
+
+from django.db import connection
 from django.db.models import Min, QuerySet, Sum
 from django.utils.translation import gettext as _
 
-from loyalty.models import LedgerEntry, PointAccount, PointLot, SourceType
+from loyalty.models import LedgerEntry, PointAccount, PointLot, Program, SourceType, Tier
 from members.errors import MemberNotFound
+
+# How long a process reuses a program's policy and tiers for pricing a purchase (see program_terms).
+PROGRAM_TERMS_SECONDS = 30.0
 
 
 def partner_accounts(*, program_id: int) -> QuerySet[PointAccount]:
@@ -12,21 +20,72 @@ def partner_accounts(*, program_id: int) -> QuerySet[PointAccount]:
     return PointAccount.objects.filter(program_id=program_id).select_related("member", "tier")
 
 
-def partner_account(
-    *, program_id: int, member_id: int | None = None, member_external_id: str | None = None, for_earn: bool = False
-) -> PointAccount:
-    """The member's account in the partner's program; a member of another program is not found.
-
-    ``for_earn`` loads what earning reads (program policy and tier) instead of the member.
-    """
-    accounts = PointAccount.objects.filter(program_id=program_id)
-    accounts = accounts.select_related("program", "tier") if for_earn else accounts.select_related("member", "tier")
+def partner_account(*, program_id: int, member_id: int | None = None, member_external_id: str | None = None):
+    """The member's account in the partner's program, with member and tier; another program's is not found."""
+    accounts = PointAccount.objects.filter(program_id=program_id).select_related("member", "tier")
     if member_id is not None:
         account = accounts.filter(member_id=member_id).first()
     else:
         account = accounts.filter(member__external_id=member_external_id).first()
     if account is None:
         raise MemberNotFound(_("No such member is enrolled in your program."), field="member")
+    return account
+
+
+@dataclass(frozen=True)
+class _ProgramTerms:
+    program: Program
+    tiers: dict[int, Tier]
+    loaded_at: float
+
+
+_terms: dict[int, _ProgramTerms] = {}
+_terms_lock = threading.Lock()
+
+
+def program_terms(program_id: int) -> tuple[Program, dict[int, Tier]]:
+    """The program and its tiers by id, as this process last read them (at most PROGRAM_TERMS_SECONDS ago).
+
+    Earning reads the earn rate, rounding, currency and tier multipliers on every purchase, and they change
+    rarely; the ledger service still reads the program itself, under the account lock, for everything else.
+    """
+    terms = _terms.get(program_id)
+    if terms is None or time.monotonic() - terms.loaded_at > PROGRAM_TERMS_SECONDS:
+        program = Program.objects.get(pk=program_id)
+        tiers = {tier.pk: tier for tier in Tier.objects.filter(program_id=program_id)}
+        for tier in tiers.values():
+            tier.program = program
+        terms = _ProgramTerms(program, tiers, time.monotonic())
+        with _terms_lock:
+            _terms[program_id] = terms
+    return terms.program, terms.tiers
+
+
+_EARNING_ACCOUNT_SQL = {
+    "member_id": "SELECT a.id, a.member_id, a.tier_id FROM loyalty_pointaccount a "
+    "WHERE a.program_id = %s AND a.member_id = %s",
+    "member_external_id": "SELECT a.id, a.member_id, a.tier_id FROM loyalty_pointaccount a "
+    "JOIN members_member m ON m.id = a.member_id WHERE a.program_id = %s AND m.external_id = %s",
+}
+
+
+def earning_account(*, program_id: int, member_id: int | None = None, member_external_id: str | None = None):
+    """The member's account for a points write, with its program and tier attached (see program_terms).
+
+    One indexed statement; the account's balances are not loaded, as the ledger services lock and read them.
+    """
+    by, value = ("member_id", member_id) if member_id is not None else ("member_external_id", member_external_id)
+    with connection.cursor() as cursor:
+        cursor.execute(_EARNING_ACCOUNT_SQL[by], [program_id, value])
+        row = cursor.fetchone()
+    if row is None:
+        raise MemberNotFound(_("No such member is enrolled in your program."), field="member")
+    account_id, account_member_id, tier_id = row
+    program, tiers = program_terms(program_id)
+    account = PointAccount(pk=account_id, member_id=account_member_id, program=program)
+    account.tier = tiers.get(tier_id) if tier_id is not None else None
+    if tier_id is not None and account.tier is None:  # a tier added since the terms were read
+        account.tier = Tier.objects.get(pk=tier_id)
     return account
 
 

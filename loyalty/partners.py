@@ -75,8 +75,10 @@ def _cache_key(prefix: str) -> str:
 
 
 def _forget_keys(prefixes: Iterable[str]) -> None:
+    # Now and again at commit: a request in between may have cached the credentials as they were.
     keys = [_cache_key(prefix) for prefix in prefixes]
     if keys:
+        cache.delete_many(keys)
         transaction.on_commit(lambda: cache.delete_many(keys))
 
 
@@ -149,7 +151,7 @@ def partner_create(
     name = _clean_name(name, max_length=120)
     if Partner.objects.filter(name=name).exists():
         raise InvalidInput(_("A partner with this name already exists."), field="name")
-    webhook_partners_forget(program.pk)
+    webhook_partners_forget()
     return Partner.objects.create(
         name=name,
         program=program,
@@ -183,7 +185,7 @@ def partner_update(*, partner: Partner, **fields) -> Partner:
         partner.webhook_secret = _new_webhook_secret()
     partner.save(update_fields=[*fields, "webhook_secret", "updated_at"])
     _forget_keys(partner.api_keys.values_list("prefix", flat=True))
-    webhook_partners_forget(partner.program_id)
+    webhook_partners_forget()
     return partner
 
 

@@ -76,30 +76,45 @@ def delivery_body(delivery: WebhookDelivery) -> str:
 # From domain event to deliveries
 
 
-def _partners_cache_key(program_id: int) -> str:
-    return f"loyalty:webhook-partners:{program_id}"
+_SUBSCRIPTIONS_CACHE_KEY = "loyalty:webhook-subscriptions"
 
 
-def webhook_partners_forget(program_id: int) -> None:
-    """Drop the cached list of a program's webhook subscribers once the current transaction commits."""
-    transaction.on_commit(lambda: cache.delete(_partners_cache_key(program_id)))
+@dataclass(frozen=True)
+class _Subscriptions:
+    """Every active partner with a webhook URL, by program: one small cached value read by every event."""
+
+    by_program: dict[int, list[tuple[int, str, frozenset[str]]]]
+    program_by_code: dict[str, int]
 
 
-def _subscribers(program_id: int) -> list[tuple[int, str, frozenset[str]]]:
-    """``(partner id, url, event types)`` of the program's active partners with a webhook URL (cached briefly)."""
-    key = _partners_cache_key(program_id)
-    subscribers = cache.get(key)
-    if subscribers is None:
-        rows = Partner.objects.filter(program_id=program_id, active=True).exclude(webhook_url="")
-        subscribers = [
-            (partner_id, url, frozenset(event_types))
-            for partner_id, url, event_types in rows.values_list("pk", "webhook_url", "webhook_events")
-        ]
-        cache.set(key, subscribers, _PARTNERS_CACHE_SECONDS)
-    return subscribers
+def webhook_partners_forget() -> None:
+    """Drop the cached subscriptions: a partner was added or changed.
+
+    Dropped now and again when the transaction commits, as a reader in between may have cached the old state.
+    """
+    cache.delete(_SUBSCRIPTIONS_CACHE_KEY)
+    transaction.on_commit(lambda: cache.delete(_SUBSCRIPTIONS_CACHE_KEY))
 
 
-def _program_of_account(account_id: int) -> int:
+def _subscriptions() -> _Subscriptions:
+    subscriptions = cache.get(_SUBSCRIPTIONS_CACHE_KEY)
+    if subscriptions is None:
+        by_program: dict[int, list[tuple[int, str, frozenset[str]]]] = {}
+        rows = (
+            Partner.objects.filter(active=True)
+            .exclude(webhook_url="")
+            .values_list("program_id", "program__code", "pk", "webhook_url", "webhook_events")
+        )
+        program_by_code = {}
+        for program_id, program_code, partner_id, url, event_types in rows:
+            by_program.setdefault(program_id, []).append((partner_id, url, frozenset(event_types)))
+            program_by_code[program_code] = program_id
+        subscriptions = _Subscriptions(by_program, program_by_code)
+        cache.set(_SUBSCRIPTIONS_CACHE_KEY, subscriptions, _PARTNERS_CACHE_SECONDS)
+    return subscriptions
+
+
+def _program_of_account(account_id: int) -> int | None:
     # An account never changes program, so the answer can be kept for long.
     key = f"loyalty:account-program:{account_id}"
     program_id = cache.get(key)
@@ -110,13 +125,18 @@ def _program_of_account(account_id: int) -> int:
 
 
 def _recipients(event_type: str, account_id: int, data: dict[str, Any]) -> list[tuple[int, str]]:
-    program_id = _program_of_account(account_id)
-    if program_id is None:
+    subscriptions = _subscriptions()
+    if not subscriptions.by_program:
         return []
+    # Entry events name their program; a program nobody subscribes to needs no further look-up.
+    if "program" in data:
+        program_id = subscriptions.program_by_code.get(data["program"])
+    else:
+        program_id = _program_of_account(account_id)
     own_partner = str(data.get("source_id")) if data.get("source_type") == SourceType.PARTNER else None
     return [
         (partner_id, url)
-        for partner_id, url, event_types in _subscribers(program_id)
+        for partner_id, url, event_types in subscriptions.by_program.get(program_id, ())
         if (not event_types or event_type in event_types) and (own_partner is None or str(partner_id) == own_partner)
     ]
 

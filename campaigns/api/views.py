@@ -7,7 +7,7 @@ from rest_framework import status
 from campaigns.api.serializers import PurchaseResultSerializer, PurchaseSerializer
 from campaigns.services import purchase_earn
 from loyalty.api import schema
-from loyalty.api.serializers import account_after
+from loyalty.api.serializers import account_after, represent, validated
 from loyalty.api.views import PartnerView
 from loyalty.api.writes import idempotent_response
 from loyalty.models import Scope
@@ -48,13 +48,11 @@ class PurchaseView(PartnerView):
     required_scopes = {"POST": Scope.POINTS_EARN}
 
     def post(self, request):
-        serializer = PurchaseSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(PurchaseSerializer, request.data)
 
         def perform():
-            account = self.member_account(
-                member_id=data.get("member_id"), member_external_id=data.get("member_external_id"), for_earn=True
+            account = self.earning_account(
+                member_id=data.get("member_id"), member_external_id=data.get("member_external_id")
             )
             earning = purchase_earn(
                 account=account,
@@ -67,9 +65,9 @@ class PurchaseView(PartnerView):
             )
             if earning.entry is not None:
                 account = account_after(earning.entry, tier=account.tier)
-            body = PurchaseResultSerializer(
-                {"points": earning.points, "transaction": earning.entry, "balance": account}
-            ).data
+            body = represent(
+                PurchaseResultSerializer, {"points": earning.points, "transaction": earning.entry, "balance": account}
+            )
             return status.HTTP_201_CREATED, body
 
         return idempotent_response(request, perform)

@@ -1,8 +1,10 @@
 """Shapes of the points and member endpoints. Input serializers check types and sizes only; the rules
 (balances, policies, who may reverse what) are the services'."""
 
+import functools
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -119,6 +121,31 @@ def enrolled_member(account: PointAccount) -> Member:
     return member
 
 
+@functools.cache
+def _shared(serializer_class: type[serializers.Serializer]) -> serializers.Serializer:
+    return serializer_class()
+
+
+def represent(serializer_class: type[serializers.Serializer], instance) -> dict:
+    """``serializer_class(instance).data``, by one shared instance per class whose fields are built once.
+
+    Building a serializer's fields (model introspection, deep copies, lazy translations) costs more than all
+    the rest of a write request's Python; representing an object reads the fields and changes nothing.
+    """
+    return _shared(serializer_class).to_representation(instance)
+
+
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """``serializer_class(data=data)``'s validated data, or the ValidationError ``is_valid`` would raise.
+
+    Validation, like ``represent``, runs on the shared instance: it builds its result and changes nothing.
+    """
+    try:
+        return _shared(serializer_class).run_validation(data)
+    except (serializers.ValidationError, DjangoValidationError) as error:
+        raise serializers.ValidationError(serializers.as_serializer_error(error)) from error
+
+
 def account_after(entry: LedgerEntry, *, tier: Tier | None = None) -> PointAccount:
     """The account as the write left it; ``tier``, when the caller already loaded it, saves a query."""
     account = entry.account
@@ -129,7 +156,7 @@ def account_after(entry: LedgerEntry, *, tier: Tier | None = None) -> PointAccou
 
 def points_result(entry: LedgerEntry, *, tier: Tier | None = None) -> dict:
     """The body of a points write: the entry and the balance right after it."""
-    return PointsResultSerializer({"transaction": entry, "balance": account_after(entry, tier=tier)}).data
+    return represent(PointsResultSerializer, {"transaction": entry, "balance": account_after(entry, tier=tier)})
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -25,12 +25,15 @@ from loyalty.api.serializers import (
     TransactionSerializer,
     enrolled_member,
     points_result,
+    represent,
+    validated,
 )
 from loyalty.api.writes import idempotent_response
 from loyalty.models import LedgerEntry, PointAccount, Scope
 from loyalty.partner_selectors import (
     account_next_expiry,
     account_open_lots,
+    earning_account,
     partner_account,
     partner_accounts,
     partner_entries,
@@ -61,8 +64,11 @@ class PartnerView(APIView):
     def query_parameters(self) -> set[str]:
         return set()
 
-    def member_account(self, *, for_earn: bool = False, **member):
-        return partner_account(program_id=self.credentials.program_id, for_earn=for_earn, **member)
+    def member_account(self, **member):
+        return partner_account(program_id=self.credentials.program_id, **member)
+
+    def earning_account(self, **member):
+        return earning_account(program_id=self.credentials.program_id, **member)
 
 
 class PartnerListView(PartnerView, GenericAPIView):
@@ -137,12 +143,11 @@ class MemberListView(PartnerListView):
         return [enrolled_member(account) for account in page]
 
     def post(self, request):
-        serializer = MemberCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(MemberCreateSerializer, request.data)
 
         def perform():
-            account = partner_member_enroll(program_id=self.credentials.program_id, **serializer.validated_data)
-            return status.HTTP_201_CREATED, EnrolledMemberSerializer(enrolled_member(account)).data
+            account = partner_member_enroll(program_id=self.credentials.program_id, **data)
+            return status.HTTP_201_CREATED, represent(EnrolledMemberSerializer, enrolled_member(account))
 
         return idempotent_response(request, perform)
 
@@ -173,7 +178,7 @@ class MemberDetailView(PartnerView):
     required_scopes = {"GET": Scope.MEMBERS_READ, "PATCH": Scope.MEMBERS_WRITE}
 
     def get(self, request, member_id: int):
-        return Response(EnrolledMemberSerializer(enrolled_member(self.member_account(member_id=member_id))).data)
+        return Response(represent(EnrolledMemberSerializer, enrolled_member(self.member_account(member_id=member_id))))
 
     def patch(self, request, member_id: int):
         serializer = MemberFieldsSerializer(data=request.data, partial=True)
@@ -182,7 +187,7 @@ class MemberDetailView(PartnerView):
         def perform():
             account = self.member_account(member_id=member_id)
             member_update(member=account.member, **serializer.validated_data)
-            return status.HTTP_200_OK, EnrolledMemberSerializer(enrolled_member(account)).data
+            return status.HTTP_200_OK, represent(EnrolledMemberSerializer, enrolled_member(account))
 
         return idempotent_response(request, perform)
 
@@ -324,13 +329,11 @@ class PointsWriteView(PartnerView):
     serializer_class = PointsChangeSerializer
 
     def post(self, request):
-        serializer = self.serializer_class(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
+        data = validated(self.serializer_class, request.data)
 
         def perform():
-            account = self.member_account(
-                member_id=data.get("member_id"), member_external_id=data.get("member_external_id"), for_earn=True
+            account = self.earning_account(
+                member_id=data.get("member_id"), member_external_id=data.get("member_external_id")
             )
             entry = self.write(account, data)
             return status.HTTP_201_CREATED, points_result(entry, tier=account.tier)
@@ -453,11 +456,10 @@ class PointsReverseView(PartnerView):
     required_scopes = {"POST": Scope.POINTS_REVERSE}
 
     def post(self, request):
-        serializer = ReversalSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = validated(ReversalSerializer, request.data)
 
         def perform():
-            entry = partner_entry_reverse(partner_id=self.credentials.partner_id, **serializer.validated_data)
+            entry = partner_entry_reverse(partner_id=self.credentials.partner_id, **data)
             return status.HTTP_201_CREATED, points_result(entry)
 
         return idempotent_response(request, perform)

@@ -78,7 +78,7 @@ def test_enroll_statements(setup):
     statements = _statements(lambda: shop.post("/api/v1/members", {"external_id": "NEW-1", "email": "n@example.com"}))
 
     # member_create and member_enroll each guard their insert with a savepoint inside their own block
-    assert len(statements) == 18
+    assert len(statements) == 17
     assert statements.count("INSERT") == 4  # key, member, account, tier change
 
 
