@@ -61,7 +61,7 @@ def program_terms(program_id: int) -> tuple[Program, dict[int, Tier]]:
     return terms.program, terms.tiers
 
 
-_EARNING_ACCOUNT_SQL = {
+_POINTS_ACCOUNT_SQL = {
     "member_id": "SELECT a.id, a.member_id, a.tier_id FROM loyalty_pointaccount a "
     "WHERE a.program_id = %s AND a.member_id = %s",
     "member_external_id": "SELECT a.id, a.member_id, a.tier_id FROM loyalty_pointaccount a "
@@ -69,14 +69,14 @@ _EARNING_ACCOUNT_SQL = {
 }
 
 
-def earning_account(*, program_id: int, member_id: int | None = None, member_external_id: str | None = None):
+def points_account(*, program_id: int, member_id: int | None = None, member_external_id: str | None = None):
     """The member's account for a points write, with its program and tier attached (see program_terms).
 
     One indexed statement; the account's balances are not loaded, as the ledger services lock and read them.
     """
     by, value = ("member_id", member_id) if member_id is not None else ("member_external_id", member_external_id)
     with connection.cursor() as cursor:
-        cursor.execute(_EARNING_ACCOUNT_SQL[by], [program_id, value])
+        cursor.execute(_POINTS_ACCOUNT_SQL[by], [program_id, value])
         row = cursor.fetchone()
     if row is None:
         raise MemberNotFound(_("No such member is enrolled in your program."), field="member")

@@ -51,7 +51,7 @@ class PurchaseView(PartnerView):
         data = validated(PurchaseSerializer, request.data)
 
         def perform():
-            account = self.earning_account(
+            account = self.points_account(
                 member_id=data.get("member_id"), member_external_id=data.get("member_external_id")
             )
             earning = purchase_earn(

@@ -33,10 +33,10 @@ from loyalty.models import LedgerEntry, PointAccount, Scope
 from loyalty.partner_selectors import (
     account_next_expiry,
     account_open_lots,
-    earning_account,
     partner_account,
     partner_accounts,
     partner_entries,
+    points_account,
 )
 from loyalty.partners import PartnerCredentials, partner_entry_reverse, partner_member_enroll
 from loyalty.services import points_credit, points_debit
@@ -67,8 +67,8 @@ class PartnerView(APIView):
     def member_account(self, **member):
         return partner_account(program_id=self.credentials.program_id, **member)
 
-    def earning_account(self, **member):
-        return earning_account(program_id=self.credentials.program_id, **member)
+    def points_account(self, **member):
+        return points_account(program_id=self.credentials.program_id, **member)
 
 
 class PartnerListView(PartnerView, GenericAPIView):
@@ -332,7 +332,7 @@ class PointsWriteView(PartnerView):
         data = validated(self.serializer_class, request.data)
 
         def perform():
-            account = self.earning_account(
+            account = self.points_account(
                 member_id=data.get("member_id"), member_external_id=data.get("member_external_id")
             )
             entry = self.write(account, data)
