@@ -181,6 +181,8 @@ def partner_update(*, partner: Partner, **fields) -> Partner:
     partner = Partner.objects.select_for_update().get(pk=partner.pk)
     for name, value in fields.items():
         setattr(partner, name, cleaners[name](value))
+    if "name" in fields and Partner.objects.filter(name=partner.name).exclude(pk=partner.pk).exists():
+        raise InvalidInput(_("A partner with this name already exists."), field="name")
     if partner.webhook_url and not partner.webhook_secret:
         partner.webhook_secret = _new_webhook_secret()
     partner.save(update_fields=[*fields, "webhook_secret", "updated_at"])

@@ -4,6 +4,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
+from config.errors import InvalidInput
 from loyalty.models import ApiKey, Scope
 from loyalty.partners import api_key_revoke, partner_update
 from tests.api.conftest import make_partner_client
@@ -161,3 +162,10 @@ def test_members_of_another_program_are_not_found(shop):
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "member_not_found"
     assert shop.get("/api/v1/members", {"external_id": stranger.member.external_id}).json()["results"] == []
+
+
+def test_partner_names_stay_unique(shop, rival):
+    with pytest.raises(InvalidInput) as refused:
+        partner_update(partner=rival.partner, name="POS")
+
+    assert refused.value.field == "name"
