@@ -16,6 +16,7 @@
 import datetime
 import hashlib
 import hmac
+import http.client
 import json
 import time
 import urllib.error
@@ -216,7 +217,7 @@ def _post(url: str, body: str, headers: dict[str, str]) -> tuple[int | None, str
             return response.status, ""
     except urllib.error.HTTPError as error:
         return error.code, f"HTTP {error.code}"
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, http.client.HTTPException) as error:
         return None, str(error)[:255] or error.__class__.__name__
 
 
