@@ -156,6 +156,20 @@ def run_wrk(url: str, *, connections: int, threads: int, seconds: int, script: s
     }
 
 
+def _line(result: dict) -> str:
+    line = (
+        f"{result['requests_per_second']:8.0f} req/s   p50 {result['p50_ms']:6.1f} ms   p99 {result['p99_ms']:6.1f} ms"
+        f"   requests {result['requests']}   non-2xx {result['non_2xx']}"
+    )
+    return line + (f"   socket errors {result['socket_errors']}" if result["socket_errors"] else "")
+
+
+def _median_run(runs: list[dict]) -> dict:
+    """The round with the median throughput (its own latencies with it), and the errors of all rounds."""
+    median = sorted(runs, key=lambda run: run["requests_per_second"])[len(runs) // 2]
+    return {**median, "non_2xx": sum(run["non_2xx"] for run in runs)}
+
+
 def write_script(directory: str, name: str, path: str, members: list[int], keys: list[str]) -> str:
     script = Path(directory) / f"{name}.lua"
     script.write_text(
@@ -172,8 +186,9 @@ def write_script(directory: str, name: str, path: str, members: list[int], keys:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=20, help="measured seconds per endpoint")
-    parser.add_argument("--warmup", type=int, default=3, help="unmeasured seconds per endpoint first")
+    parser.add_argument("--seconds", type=int, default=20, help="measured seconds per endpoint and round")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over all endpoints; the median is reported")
+    parser.add_argument("--warmup", type=int, default=3, help="unmeasured seconds per endpoint before round 1")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
@@ -200,32 +215,36 @@ def main() -> int:
     }
     chosen = args.only or list(targets)
     base = f"http://127.0.0.1:{args.port}"
-    results = {}
+    runs: dict[str, list[dict]] = {name: [] for name in chosen}
     server = start_server(port=args.port, workers=args.workers, threads=args.threads)
     try:
         with tempfile.TemporaryDirectory() as directory:
-            for name in chosen:
-                path, scripted = targets[name]
-                wrk = {"connections": args.connections, "threads": args.wrk_threads}
-                for phase, seconds in (("warmup", args.warmup), ("measured", args.seconds)):
-                    if not seconds:
-                        continue
-                    # A script per run: its order ids and keys are new, so nothing is ever a replay.
-                    script = write_script(directory, f"{name}-{phase}", path, members, keys) if scripted else None
-                    results[name] = run_wrk(base + path, seconds=seconds, script=script, **wrk)
-                result = results[name]
-                print(
-                    f"{name:6} {result['requests_per_second']:8.0f} req/s   p50 {result['p50_ms']:6.1f} ms   "
-                    f"p99 {result['p99_ms']:6.1f} ms   requests {result['requests']}   non-2xx {result['non_2xx']}"
-                    + (f"   socket errors {result['socket_errors']}" if result["socket_errors"] else "")
-                )
+            # Rounds interleave the endpoints, so a neighbour's load on a shared machine falls on all of them.
+            for round_number in range(1, args.rounds + 1):
+                for name in chosen:
+                    path, scripted = targets[name]
+                    wrk = {"connections": args.connections, "threads": args.wrk_threads}
+                    warmup = args.warmup if round_number == 1 else 0
+                    for phase, seconds in (("warmup", warmup), ("measured", args.seconds)):
+                        if not seconds:
+                            continue
+                        # A script per run: its order ids and keys are new, so nothing is ever a replay.
+                        label = f"{name}-{round_number}-{phase}"
+                        script = write_script(directory, label, path, members, keys) if scripted else None
+                        result = run_wrk(base + path, seconds=seconds, script=script, **wrk)
+                    runs[name].append(result)
+                    print(f"round {round_number} {name:6} " + _line(result))
     finally:
         server.terminate()
         server.wait(timeout=30)
+    results = {name: _median_run(name_runs) for name, name_runs in runs.items()}
+    print(f"median of {args.rounds} rounds:")
+    for name, result in results.items():
+        print(f"  {name:6} " + _line(result))
     if "earn" in results and "naive" in results:
         ratio = results["earn"]["requests_per_second"] / results["naive"]["requests_per_second"]
         print(f"earn / naive: {ratio:.2f}x")
-    print(json.dumps({"settings": vars(args), "results": results}))
+    print(json.dumps({"settings": vars(args), "results": results, "rounds": runs}))
     failed = [name for name, result in results.items() if result["non_2xx"]]
     return 1 if failed else 0
 
