@@ -72,21 +72,151 @@ class CommitContext:
 
 def commit_chunk(context: CommitContext, chunk: int) -> ChunkCounts:
     params = context.params(chunk)
+    if context.batch.kind == ImportKind.BALANCES:
+        return _commit_balances(context, params)
+    return _commit_history(context, params)
+
+
+def _commit_history(context: CommitContext, params: dict) -> ChunkCounts:
+    """Several rows per member: members and accounts first (ids come back by RETURNING), then the entries."""
     counts = ChunkCounts()
-    history = context.batch.kind == ImportKind.HISTORY
     with connection.cursor() as cursor:
         _lock_existing_accounts(cursor, context.rows, params)
-        counts.members_created = _insert_members(cursor, context.rows, params, bare=history)
-        if context.member_mode == "update" and not history:
-            counts.members_updated = _update_members(cursor, context.rows, params)
-        counts.accounts_created = _insert_accounts(cursor, context.rows, params, history=history)
-        if context.member_mode == "update" and not history:
-            _move_tiers(cursor, context.rows, params)
-        if history:
-            counts.entries_created, counts.points_imported = _insert_history(cursor, context, params)
-        else:
-            counts.entries_created, counts.points_imported = _insert_balances(cursor, context, params)
+        counts.members_created = _insert_members(cursor, context.rows, params)
+        counts.accounts_created = _insert_accounts(cursor, context.rows, params)
+        counts.entries_created, counts.points_imported = _insert_history(cursor, context, params)
     return counts
+
+
+def _commit_balances(context: CommitContext, params: dict) -> ChunkCounts:
+    """One row, one member: ids are drawn from the sequences up front, so each table is one plain INSERT."""
+    rows = context.rows
+    counts = ChunkCounts()
+    chunk_rows = f"{rows} r WHERE r.chunk = %(chunk)s AND r.ok"
+    with connection.cursor() as cursor:
+        _lock_existing_accounts(cursor, rows, params)
+        columns, values = sqlparts.insert_columns(Member, {"id": "r.new_member_id", **_MEMBER_VALUES}, params, "member")
+        cursor.execute(
+            f"INSERT INTO members_member ({columns}) SELECT {values} FROM {chunk_rows} AND NOT r.had_member "
+            f"ORDER BY r.seq",
+            params,
+        )
+        counts.members_created = cursor.rowcount
+        cursor.execute(
+            f"INSERT INTO loyalty_importedmember (batch_id, member_id) "
+            f"SELECT %(batch)s, r.new_member_id FROM {chunk_rows} AND NOT r.had_member",
+            params,
+        )
+        if context.member_mode == "update":
+            counts.members_updated = _update_members(cursor, rows, params)
+        columns, values = sqlparts.insert_columns(
+            PointAccount,
+            {
+                **_account_values(
+                    "r.tier_id", "r.points", "r.points", "0", "CASE WHEN r.points > 0 THEN r.effective_at END"
+                ),
+                "id": "r.new_account_id",
+                "member_id": "COALESCE(r.member_id, r.new_member_id)",
+            },
+            params,
+            "account",
+        )
+        cursor.execute(
+            f"INSERT INTO loyalty_pointaccount ({columns}) SELECT {values} FROM {chunk_rows} AND NOT r.had_account "
+            f"ORDER BY r.seq",
+            params,
+        )
+        counts.accounts_created = cursor.rowcount
+        columns, values = _tier_change_columns(params, "r.new_account_id", "COALESCE(r.tier_id, %(entry_tier)s)")
+        cursor.execute(
+            f"INSERT INTO loyalty_tierchange ({columns}) SELECT {values} FROM {chunk_rows} AND NOT r.had_account "
+            f"AND COALESCE(r.tier_id, %(entry_tier)s) IS NOT NULL",
+            params,
+        )
+        if context.member_mode == "update":
+            _move_tiers(cursor, rows, params)
+        columns, values = _entry_columns(
+            params,
+            {
+                "id": "src.new_entry_id",
+                "account_id": "COALESCE(src.account_id, src.new_account_id)",
+                "kind": "'import'",
+                "points": "src.points",
+                "external_reference": "'opening:' || src.external_id",
+                "reason": "%(note)s",
+            },
+        )
+        with_entry = f"{rows} src WHERE src.chunk = %(chunk)s AND src.ok AND src.new_entry_id IS NOT NULL"
+        cursor.execute(
+            f"INSERT INTO loyalty_ledgerentry ({columns}) SELECT {values} FROM {with_entry} ORDER BY src.new_entry_id",
+            params,
+        )
+        counts.entries_created = cursor.rowcount
+        columns, values = _lot_columns(params, "src.expires_at", entry="src")
+        cursor.execute(f"INSERT INTO loyalty_pointlot ({columns}) SELECT {values} FROM {with_entry}", params)
+        cursor.execute(
+            f"""
+            WITH entered AS (
+                SELECT src.account_id, src.points, src.effective_at, NOT src.had_account AS preset FROM {with_entry}
+            ), updated AS ({_UPDATE_EXISTING_BALANCES})
+            SELECT COALESCE(sum(points), 0)::bigint FROM entered
+            """,
+            params,
+        )
+        counts.points_imported = cursor.fetchone()[0]
+    return counts
+
+
+_MEMBER_VALUES = {
+    "external_id": "r.external_id",
+    "email": "COALESCE(r.email, '')",
+    "phone": "COALESCE(r.phone, '')",
+    "first_name": "COALESCE(r.first_name, '')",
+    "last_name": "COALESCE(r.last_name, '')",
+    "birth_date": "r.birth_date",
+    "country": "COALESCE(r.country, '')",
+    "preferred_language": "COALESCE(r.language, 'en')",
+    "status": "COALESCE(r.status, 'active')",
+    "blocked_reason": "CASE WHEN r.status = 'blocked' THEN %(blocked_reason)s ELSE '' END",
+    "joined_at": "%(now)s",
+    "enrollment_channel": "'import'",
+    "created_at": "%(now)s",
+    "updated_at": "%(now)s",
+}
+
+
+def _account_values(tier: str, available: str, earned: str, spent: str, last_activity: str) -> dict:
+    return {
+        "program_id": "%(program)s",
+        "tier_id": f"COALESCE({tier}, %(entry_tier)s)",
+        "tier_achieved_at": f"CASE WHEN COALESCE({tier}, %(entry_tier)s) IS NOT NULL THEN %(now)s END",
+        "available": available,
+        "pending": "0",
+        "lifetime_earned": f"COALESCE({earned}, 0)",
+        "lifetime_spent": f"COALESCE({spent}, 0)",
+        "lifetime_expired": "0",
+        "negative_balance_policy": "%(policy)s",
+        "last_activity_at": last_activity,
+        "created_at": "%(now)s",
+    }
+
+
+def _tier_change_columns(params: dict, account: str, tier: str) -> tuple[str, str]:
+    return sqlparts.insert_columns(
+        TierChange,
+        {
+            "account_id": account,
+            "from_tier_id": "NULL",
+            "to_tier_id": tier,
+            "reason": f"CASE WHEN {tier} = %(entry_tier)s THEN '{TierChange.Reason.ENROLLED}' "
+            f"ELSE '{TierChange.Reason.IMPORT}' END",
+            "note": "%(note)s",
+            "changed_by_id": "%(user)s",
+            "changed_at": "%(now)s",
+        },
+        params,
+        "change",
+    )
 
 
 def _lock_existing_accounts(cursor, rows: str, params: dict) -> None:
@@ -106,45 +236,20 @@ def _lock_existing_accounts(cursor, rows: str, params: dict) -> None:
         )
 
 
-def _insert_members(cursor, rows: str, params: dict, *, bare: bool) -> int:
-    if bare:
-        supplied = {
-            "external_id": "r.external_id",
-            "joined_at": "%(now)s",
-            "enrollment_channel": "'import'",
-            "created_at": "%(now)s",
-            "updated_at": "%(now)s",
-        }
-        source = (
-            f"(SELECT DISTINCT ON (external_id) * FROM {rows} "
-            f"WHERE chunk = %(chunk)s AND ok AND member_id IS NULL ORDER BY external_id, seq) r"
-        )
-    else:
-        supplied = {
-            "external_id": "r.external_id",
-            "email": "COALESCE(r.email, '')",
-            "phone": "COALESCE(r.phone, '')",
-            "first_name": "COALESCE(r.first_name, '')",
-            "last_name": "COALESCE(r.last_name, '')",
-            "birth_date": "r.birth_date",
-            "country": "COALESCE(r.country, '')",
-            "preferred_language": "COALESCE(r.language, 'en')",
-            "status": "COALESCE(r.status, 'active')",
-            "blocked_reason": "CASE WHEN r.status = 'blocked' THEN %(blocked_reason)s ELSE '' END",
-            "joined_at": "%(now)s",
-            "enrollment_channel": "'import'",
-            "created_at": "%(now)s",
-            "updated_at": "%(now)s",
-        }
-        source = f"{rows} r WHERE r.chunk = %(chunk)s AND r.ok AND r.member_id IS NULL"
-        source = f"(SELECT * FROM {source}) r"
+def _insert_members(cursor, rows: str, params: dict) -> int:
+    """History files name members only: missing ones are created bare, once each."""
+    supplied = {key: _MEMBER_VALUES[key] for key in ("external_id", "joined_at", "enrollment_channel",
+                                                     "created_at", "updated_at")}  # fmt: skip
+    source = (
+        f"(SELECT DISTINCT ON (external_id) * FROM {rows} "
+        f"WHERE chunk = %(chunk)s AND ok AND member_id IS NULL ORDER BY external_id, seq) r"
+    )
     columns, values = sqlparts.insert_columns(Member, supplied, params, "member")
     cursor.execute(
         f"""
         WITH created AS (
             INSERT INTO members_member ({columns})
             SELECT {values} FROM {source} ORDER BY r.seq
-            ON CONFLICT (external_id) DO NOTHING
             RETURNING id, external_id
         ), linked AS (
             INSERT INTO loyalty_importedmember (batch_id, member_id) SELECT %(batch)s, id FROM created
@@ -156,16 +261,7 @@ def _insert_members(cursor, rows: str, params: dict, *, bare: bool) -> int:
         """,
         params,
     )
-    created = cursor.fetchone()[0]
-    # A member created by someone else between the dry run and now is matched, not duplicated.
-    cursor.execute(
-        f"""
-        UPDATE {rows} r SET member_id = m.id FROM members_member m
-        WHERE r.chunk = %(chunk)s AND r.ok AND r.member_id IS NULL AND m.external_id = r.external_id
-        """,
-        params,
-    )
-    return created
+    return cursor.fetchone()[0]
 
 
 def _update_members(cursor, rows: str, params: dict) -> int:
@@ -196,55 +292,23 @@ def _update_members(cursor, rows: str, params: dict) -> int:
     return cursor.rowcount
 
 
-def _insert_accounts(cursor, rows: str, params: dict, *, history: bool) -> int:
-    """Open missing accounts with their balances already summed from the chunk's valid rows."""
-    if history:
-        totals = (
-            "sum(points) AS available, sum(points) FILTER (WHERE points > 0) AS earned, "
-            "-sum(points) FILTER (WHERE points < 0) AS spent, NULL::bigint AS tier_id"
-        )
-    else:
-        totals = "sum(points) AS available, sum(points) AS earned, 0 AS spent, min(tier_id) AS tier_id"
+def _insert_accounts(cursor, rows: str, params: dict) -> int:
+    """Open missing accounts with their balances already summed from the member's valid rows."""
     supplied = {
+        **_account_values("NULL::bigint", "t.available", "t.earned", "t.spent", "t.last_at"),
         "member_id": "t.member_id",
-        "program_id": "%(program)s",
-        "tier_id": "COALESCE(t.tier_id, %(entry_tier)s)",
-        "tier_achieved_at": "CASE WHEN COALESCE(t.tier_id, %(entry_tier)s) IS NOT NULL THEN %(now)s END",
-        "available": "t.available",
-        "pending": "0",
-        "lifetime_earned": "COALESCE(t.earned, 0)",
-        "lifetime_spent": "COALESCE(t.spent, 0)",
-        "lifetime_expired": "0",
-        "negative_balance_policy": "%(policy)s",
-        "last_activity_at": "CASE WHEN t.entries > 0 THEN t.last_at END",
-        "created_at": "%(now)s",
     }
     columns, values = sqlparts.insert_columns(PointAccount, supplied, params, "account")
-    change_columns, change_values = sqlparts.insert_columns(
-        TierChange,
-        {
-            "account_id": "opened.id",
-            "from_tier_id": "NULL",
-            "to_tier_id": "opened.tier_id",
-            "reason": f"CASE WHEN opened.tier_id = %(entry_tier)s THEN '{TierChange.Reason.ENROLLED}' "
-            f"ELSE '{TierChange.Reason.IMPORT}' END",
-            "note": "%(note)s",
-            "changed_by_id": "%(user)s",
-            "changed_at": "%(now)s",
-        },
-        params,
-        "change",
-    )
+    change_columns, change_values = _tier_change_columns(params, "opened.id", "opened.tier_id")
     cursor.execute(
         f"""
         WITH t AS (
-            SELECT member_id, {totals}, max(effective_at) AS last_at, count(*) FILTER (WHERE points <> 0) AS entries,
-                   min(seq) AS seq
+            SELECT member_id, sum(points) AS available, sum(points) FILTER (WHERE points > 0) AS earned,
+                   -sum(points) FILTER (WHERE points < 0) AS spent, max(effective_at) AS last_at, min(seq) AS seq
             FROM {rows} WHERE chunk = %(chunk)s AND ok AND account_id IS NULL GROUP BY member_id
         ), opened AS (
             INSERT INTO loyalty_pointaccount ({columns})
             SELECT {values} FROM t ORDER BY t.seq
-            ON CONFLICT (member_id, program_id) DO NOTHING
             RETURNING id, member_id, tier_id
         ), changes AS (
             INSERT INTO loyalty_tierchange ({change_columns})
@@ -257,17 +321,7 @@ def _insert_accounts(cursor, rows: str, params: dict, *, history: bool) -> int:
         """,
         params,
     )
-    opened = cursor.fetchone()[0]
-    # Someone enrolled the member meanwhile: that account is used and its balances updated like any other.
-    cursor.execute(
-        f"""
-        UPDATE {rows} r SET account_id = a.id FROM loyalty_pointaccount a
-        WHERE r.chunk = %(chunk)s AND r.ok AND r.account_id IS NULL
-          AND a.member_id = r.member_id AND a.program_id = %(program)s
-        """,
-        params,
-    )
-    return opened
+    return cursor.fetchone()[0]
 
 
 def _move_tiers(cursor, rows: str, params: dict) -> None:
@@ -315,15 +369,19 @@ def _entry_columns(params: dict, supplied: dict) -> tuple[str, str]:
     return sqlparts.insert_columns(LedgerEntry, {**base, **supplied}, params, "entry")
 
 
-def _lot_columns(params: dict, expires: str) -> tuple[str, str]:
+def _lot_columns(params: dict, expires: str, entry: str = "entered") -> tuple[str, str]:
+    if entry == "entered":
+        entry_id, account_id = "entered.id", "entered.account_id"
+    else:
+        entry_id, account_id = f"{entry}.new_entry_id", f"COALESCE({entry}.account_id, {entry}.new_account_id)"
     return sqlparts.insert_columns(
         PointLot,
         {
-            "account_id": "entered.account_id",
-            "entry_id": "entered.id",
-            "points": "entered.points",
-            "remaining": "entered.points",
-            "activates_at": "entered.effective_at",
+            "account_id": account_id,
+            "entry_id": entry_id,
+            "points": f"{entry}.points",
+            "remaining": f"{entry}.points",
+            "activates_at": f"{entry}.effective_at",
             "activated_at": "%(now)s",
             "expires_at": expires,
             "created_at": "%(now)s",
@@ -344,40 +402,6 @@ _UPDATE_EXISTING_BALANCES = """
           FROM entered WHERE NOT preset GROUP BY account_id) t
     WHERE a.id = t.account_id
 """
-
-
-def _insert_balances(cursor, context: CommitContext, params: dict) -> tuple[int, int]:
-    rows = context.rows
-    entry_columns, entry_values = _entry_columns(
-        params,
-        {
-            "kind": "'import'",
-            "points": "src.points",
-            "external_reference": "'opening:' || src.external_id",
-            "reason": "%(note)s",
-        },
-    )
-    lot_columns, lot_values = _lot_columns(params, "src.expires_at")
-    cursor.execute(
-        f"""
-        WITH src AS (
-            SELECT seq, account_id, points, effective_at, expires_at, external_id, preset
-            FROM {rows} WHERE chunk = %(chunk)s AND ok AND points > 0
-        ), inserted AS (
-            INSERT INTO loyalty_ledgerentry ({entry_columns})
-            SELECT {entry_values} FROM src ORDER BY src.seq
-            RETURNING id, account_id, points, effective_at
-        ), entered AS (
-            SELECT inserted.*, src.preset FROM inserted JOIN src ON src.account_id = inserted.account_id
-        ), lots AS (
-            INSERT INTO loyalty_pointlot ({lot_columns})
-            SELECT {lot_values} FROM entered JOIN src ON src.account_id = entered.account_id
-        ), balances AS ({_UPDATE_EXISTING_BALANCES})
-        SELECT count(*), COALESCE(sum(points), 0)::bigint FROM entered
-        """,
-        params,
-    )
-    return cursor.fetchone()
 
 
 def _insert_history(cursor, context: CommitContext, params: dict) -> tuple[int, int]:

@@ -79,11 +79,17 @@ class _Reporter:
 
 
 @contextmanager
-def _exclusive(batch: ImportBatch):
+def _exclusive(batch: ImportBatch, wait_seconds: float = 10.0):
+    # A killed process's server session can outlive it by a statement; waiting a little lets a retry through.
+    deadline = time.monotonic() + wait_seconds
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, batch.pk])
-        if not cursor.fetchone()[0]:
-            raise ImportBusy(_("Import #%(batch)s is being worked on by another process.") % {"batch": batch.pk})
+        while True:
+            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_NAMESPACE, batch.pk])
+            if cursor.fetchone()[0]:
+                break
+            if time.monotonic() >= deadline:
+                raise ImportBusy(_("Import #%(batch)s is being worked on by another process.") % {"batch": batch.pk})
+            time.sleep(0.2)
     try:
         yield
     finally:
@@ -210,7 +216,7 @@ def _signature(batch: ImportBatch) -> str:
     return hashlib.sha256(repr((batch.checksum, sorted(batch.options.items()), batch.detected)).encode()).hexdigest()
 
 
-def _prepare(batch: ImportBatch, report: _Reporter) -> dict:
+def _prepare(batch: ImportBatch, report: _Reporter, *, for_commit: bool = False) -> dict:
     """Stage the file (unless the same staging is still there) and validate it; return the summary."""
     choices = ImportOptions.from_dict(batch.options)
     detected = batch.detected
@@ -246,7 +252,7 @@ def _prepare(batch: ImportBatch, report: _Reporter) -> dict:
     report("validating", 0, staged)
     started = time.monotonic()
     program = Program.objects.get(pk=batch.program_id)
-    validation.build_rows(batch_id=batch.pk, program=program, options=choices, columns=columns)
+    validation.build_rows(batch_id=batch.pk, program=program, options=choices, columns=columns, assign_ids=for_commit)
     validation.write_errors(batch_id=batch.pk, options=choices, columns=columns, encoding=detected["encoding"])
     summary = validation.summarize(batch_id=batch.pk, kind=batch.kind, columns=columns)
     timings["validate"] = round(time.monotonic() - started, 3)
@@ -348,7 +354,7 @@ def import_batch_commit(
 
 def _commit(batch: ImportBatch, report: _Reporter) -> None:
     started = time.monotonic()
-    summary = _prepare(batch, report)
+    summary = _prepare(batch, report, for_commit=True)
     if batch.chunks_done and summary["chunks"] != batch.chunks_total:
         raise ImportNotAllowed(_("The file no longer splits as it did when the commit began; it cannot resume."))
     _set(batch, **_apply_summary(batch, summary))

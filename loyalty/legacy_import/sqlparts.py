@@ -18,9 +18,10 @@ ASCII_DIGITS = "0123456789" * 2
 CONTROL_CHARS = "[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 EMAIL_RE = r"^[^@\s]+@[^@\s]+\.[^@\s]{2,}$"
 _TIME = r"(?:[T ]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?)?"
-ISO_DATE_RE = rf"^([0-9]{{4}})-([0-9]{{1,2}})-([0-9]{{1,2}}){_TIME}$"
-LOCAL_DATE_RE = rf"^([0-9]{{1,2}})[/.-]([0-9]{{1,2}})[/.-]([0-9]{{4}}){_TIME}$"
-# Where year, month and day sit in LOCAL_DATE_RE's groups.
+_TIME = r"([T ][0-9]{1,2}:[0-9]{2}(:[0-9]{2})?)?"
+ISO_DATE_RE = rf"^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}{_TIME}$"
+LOCAL_DATE_RE = rf"^[0-9]{{1,2}}[/.-][0-9]{{1,2}}[/.-][0-9]{{4}}{_TIME}$"
+# Where year, month and day sit in a local date once split on its separators.
 _LOCAL_ORDER = {"dmy": (3, 2, 1), "mdy": (3, 1, 2)}
 
 
@@ -36,6 +37,8 @@ def base_params(*, date_format: str, thousands: str, timezone: str) -> dict:
         "local_date_re": LOCAL_DATE_RE if date_format in _LOCAL_ORDER else "^$.",
         "integer_re": integer_re(thousands),
         "decimal_re": decimal_re(thousands),
+        "number_strip": "+-" + THOUSANDS[thousands],
+        "decimal_mark": "," if thousands == "dot" else ".",
         "tz": timezone,
     }
 
@@ -46,18 +49,17 @@ def _separator_class(thousands: str) -> str:
 
 
 def integer_re(thousands: str) -> str:
-    """Sign and digits of a whole number: plain digits, or digits grouped by three with the chosen separator."""
+    """A whole number: plain digits, or digits grouped by three with the chosen separator."""
     if thousands == "none":
-        return r"^([+-]?)([0-9]+)$"
-    return rf"^([+-]?)([0-9]{{1,3}}(?:{_separator_class(thousands)}[0-9]{{3}})+|[0-9]+)$"
+        return r"^[+-]?[0-9]+$"
+    return rf"^[+-]?([0-9]{{1,3}}({_separator_class(thousands)}[0-9]{{3}})+|[0-9]+)$"
 
 
 def decimal_re(thousands: str) -> str:
     """A money amount: whole part as for integers, then at most two decimals after the other mark."""
     mark = "," if thousands == "dot" else "[.]"
-    if thousands == "none":
-        return rf"^([+-]?)([0-9]+)(?:{mark}([0-9]{{1,2}}))?$"
-    return rf"^([+-]?)([0-9]{{1,3}}(?:{_separator_class(thousands)}[0-9]{{3}})+|[0-9]+)(?:{mark}([0-9]{{1,2}}))?$"
+    whole = "[0-9]+" if thousands == "none" else rf"([0-9]{{1,3}}({_separator_class(thousands)}[0-9]{{3}})+|[0-9]+)"
+    return rf"^[+-]?{whole}({mark}[0-9]{{1,2}})?$"
 
 
 def clean(column: str | None) -> str:
@@ -71,29 +73,44 @@ def digits(expression: str) -> str:
     return f"translate({expression}, %(local_digits)s, %(ascii_digits)s)"
 
 
-def integer_value(match: str) -> str:
-    """The bigint of an ``integer_re`` match, NULL if absent or longer than 15 digits."""
-    number = f"regexp_replace({match}[2], '[^0-9]', '', 'g')"
-    return f"CASE WHEN {match} IS NOT NULL AND length({number}) <= 15 THEN ({match}[1] || {number})::bigint END"
+def _sign(text: str) -> str:
+    return f"CASE WHEN left({text}, 1) = '-' THEN -1 ELSE 1 END"
 
 
-def decimal_value(match: str) -> str:
-    number = f"regexp_replace({match}[2], '[^0-9]', '', 'g')"
+def integer_value(text: str) -> str:
+    """The bigint of a text matching ``integer_re``, NULL otherwise or beyond 15 digits."""
+    digits_only = f"translate({text}, %(number_strip)s, '')"
     return (
-        f"CASE WHEN {match} IS NOT NULL AND length({number}) <= 12 "
-        f"THEN ({match}[1] || {number} || '.' || COALESCE({match}[3], '0'))::numeric(14, 2) END"
+        f"CASE WHEN {text} ~ %(integer_re)s AND length({digits_only}) <= 15 "
+        f"THEN {_sign(text)} * {digits_only}::bigint END"
+    )
+
+
+def decimal_value(text: str) -> str:
+    """The amount of a text matching ``decimal_re``, NULL otherwise."""
+    number = f"translate({text}, %(number_strip)s, '')"
+    whole, fraction = f"split_part({number}, %(decimal_mark)s, 1)", f"split_part({number}, %(decimal_mark)s, 2)"
+    return (
+        f"CASE WHEN {text} ~ %(decimal_re)s AND length({whole}) <= 12 "
+        f"THEN {_sign(text)} * ({whole} || '.' || COALESCE(NULLIF({fraction}, ''), '0'))::numeric(14, 2) END"
     )
 
 
 def date_parts(text: str, date_format: str) -> str:
-    """``int[]`` of year, month, day, hour, minute, second (NULL time parts) from ISO or the chosen format."""
-    iso = f"regexp_match({digits(text)}, %(iso_date_re)s)"
-    local = f"regexp_match({digits(text)}, %(local_date_re)s)"
+    """``int[]`` of year, month, day, hour, minute, second (NULL time parts) from ISO or the chosen format.
+
+    The shape is checked with a boolean match and the parts cut with ``split_part``: PostgreSQL's regular
+    expressions with capture groups cost tens of microseconds a row, which a million rows cannot afford.
+    """
+    day_part = f"split_part(translate({text}, 'T./', ' --'), ' ', 1)"
+    time_part = f"split_part(translate({text}, 'T', ' '), ' ', 2)"
+    clock = ", ".join(f"NULLIF(split_part({time_part}, ':', {index}), '')" for index in (1, 2, 3))
     year, month, day = _LOCAL_ORDER.get(date_format, (3, 2, 1))
+    local = ", ".join(f"split_part({day_part}, '-', {index})" for index in (year, month, day))
+    iso = ", ".join(f"split_part({day_part}, '-', {index})" for index in (1, 2, 3))
     return (
-        f"(SELECT CASE WHEN i IS NOT NULL THEN ARRAY[i[1], i[2], i[3], i[4], i[5], i[6]] "
-        f"WHEN l IS NOT NULL THEN ARRAY[l[{year}], l[{month}], l[{day}], l[4], l[5], l[6]] END::int[] "
-        f"FROM (SELECT {iso} AS i, {local} AS l) AS m)"
+        f"CASE WHEN {text} ~ %(iso_date_re)s THEN ARRAY[{iso}, {clock}]::int[] "
+        f"WHEN {text} ~ %(local_date_re)s THEN ARRAY[{local}, {clock}]::int[] END"
     )
 
 
@@ -158,7 +175,7 @@ def insert_columns(model: type[models.Model], supplied: dict[str, str], params: 
     """
     columns, values = [], []
     for field in model._meta.concrete_fields:
-        if field.primary_key:
+        if field.primary_key and field.column not in supplied:
             continue
         columns.append(field.column)
         if field.column in supplied:

@@ -75,8 +75,13 @@ def messages(options: ImportOptions) -> dict[str, str]:
     }
 
 
+# Numbers and dates are read with Arabic-Indic digits turned into ASCII ones.
+_NUMERIC = frozenset({"points", "amount", "balance_date", "expires_at", "birth_date", "date"})
+
+
 def _field_sql(columns: ResolvedColumns, name: str) -> str:
-    return sqlparts.clean(f"s.f_{name}" if name in columns.positions else None)
+    cleaned = sqlparts.clean(f"s.f_{name}" if name in columns.positions else None)
+    return sqlparts.digits(cleaned) if name in _NUMERIC and name in columns.positions else cleaned
 
 
 def _text_rules(name: str, alias: str = "v") -> str:
@@ -90,8 +95,14 @@ def _choice_sql(expression: str, values: dict[str, str]) -> str:
     return f"CASE lower({expression}) {cases} END"
 
 
-def build_rows(*, batch_id: int, program: Program, options: ImportOptions, columns: ResolvedColumns) -> None:
-    """Create the batch's typed rows table from its raw table (replacing any earlier one) and index it."""
+def build_rows(
+    *, batch_id: int, program: Program, options: ImportOptions, columns: ResolvedColumns, assign_ids: bool = False
+) -> None:
+    """Create the batch's typed rows table from its raw table (replacing any earlier one) and index it.
+
+    For a commit of balances, the ids of the members, accounts and entries to create are drawn from their
+    sequences here, in the same pass, so that each chunk is then a plain INSERT per table.
+    """
     params = sqlparts.base_params(
         date_format=options.date_format, thousands=options.thousands, timezone=program.timezone
     )
@@ -105,6 +116,7 @@ def build_rows(*, batch_id: int, program: Program, options: ImportOptions, colum
             "cap": options.max_points,
             "chunk_rows": options.chunk_rows,
             "languages": list(LANGUAGES),
+            "assign_ids": assign_ids,
         }
     )
     if options.kind == ImportKind.BALANCES:
@@ -114,7 +126,12 @@ def build_rows(*, batch_id: int, program: Program, options: ImportOptions, colum
     table = rows_table(batch_id)
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        cursor.execute(f"CREATE UNLOGGED TABLE {table} AS {sql}", params)
+        # JIT would compile hundreds of parsing expressions for a statement that runs once: all cost, no gain.
+        cursor.execute("SET jit = off")
+        try:
+            cursor.execute(f"CREATE UNLOGGED TABLE {table} AS {sql}", params)
+        finally:
+            cursor.execute("RESET jit")
         cursor.execute(f"CREATE INDEX ON {table} (chunk, seq)")
         if options.kind == ImportKind.HISTORY:
             _reject_below_zero(cursor, table)
@@ -128,18 +145,19 @@ def _common_select(columns: ResolvedColumns, names: list[str], raw: str) -> str:
 
 def _balances_sql(program: Program, options: ImportOptions, columns: ResolvedColumns, raw: str) -> str:
     names = [field.name for field in fields_for(ImportKind.BALANCES)]
-    parts = {name: sqlparts.date_parts(f"c.{name}", options.date_format) for name in
-             ("balance_date", "expires_at", "birth_date")}  # fmt: skip
+    parts = {
+        name: sqlparts.date_parts(f"c.{name}", options.date_format)
+        for name in ("balance_date", "expires_at", "birth_date")
+    }
     policy_expiry = sqlparts.expiry_sql(program, "v.effective_at")
     return f"""
     WITH c AS ({_common_select(columns, names, raw)}),
-    p AS (
-        SELECT c.*, regexp_match({sqlparts.digits("c.points")}, %(integer_re)s) AS points_match,
-               {parts["balance_date"]} AS balance_parts, {parts["expires_at"]} AS expires_parts,
+    p AS MATERIALIZED (
+        SELECT c.*, {parts["balance_date"]} AS balance_parts, {parts["expires_at"]} AS expires_parts,
                {parts["birth_date"]} AS birth_parts
         FROM c
-    ), t AS (
-        SELECT p.*, {sqlparts.integer_value("p.points_match")} AS points_value,
+    ), t AS MATERIALIZED (
+        SELECT p.*, {sqlparts.integer_value("p.points")} AS points_value,
                {sqlparts.timestamp_value("p.balance_parts")} AS balance_at,
                {sqlparts.timestamp_value("p.expires_parts", end_of_day=True)} AS row_expires_at,
                {sqlparts.date_value("p.birth_parts")} AS birth_value,
@@ -170,7 +188,7 @@ def _balances_sql(program: Program, options: ImportOptions, columns: ResolvedCol
                v.email_value AS email, v.phone_e164 AS phone, v.first_name, v.last_name, v.birth_value AS birth_date,
                upper(v.country) AS country, v.language_value AS language, v.status_value AS status,
                tier.id AS tier_id, m.id AS member_id, m.id IS NOT NULL AS had_member, a.id AS account_id,
-               a.id IS NOT NULL AS had_account, false AS preset,
+               a.id IS NOT NULL AS had_account,
                pr.source_id AS prior_batch, pr.points AS prior_points,
                array_remove(ARRAY[
                    CASE WHEN v.decode_error IS NOT NULL THEN 'encoding:' END,
@@ -212,10 +230,19 @@ def _balances_sql(program: Program, options: ImportOptions, columns: ResolvedCol
         LEFT JOIN loyalty_pointaccount a ON a.member_id = m.id AND a.program_id = %(program)s
         LEFT JOIN prior pr ON pr.account_id = a.id
     )
-    SELECT judged.*,
-           CASE WHEN cardinality(errors) = 0 AND prior_points = points THEN prior_batch END AS skip,
-           cardinality(errors) = 0 AND (prior_points IS NULL OR prior_points <> points) AS ok
-    FROM judged
+    SELECT verdict.*,
+           CASE WHEN %(assign_ids)s AND ok AND NOT had_member
+                THEN nextval(pg_get_serial_sequence('members_member', 'id')) END AS new_member_id,
+           CASE WHEN %(assign_ids)s AND ok AND NOT had_account
+                THEN nextval(pg_get_serial_sequence('loyalty_pointaccount', 'id')) END AS new_account_id,
+           CASE WHEN %(assign_ids)s AND ok AND points > 0
+                THEN nextval(pg_get_serial_sequence('loyalty_ledgerentry', 'id')) END AS new_entry_id
+    FROM (
+        SELECT judged.*,
+               CASE WHEN cardinality(errors) = 0 AND prior_points = points THEN prior_batch END AS skip,
+               cardinality(errors) = 0 AND (prior_points IS NULL OR prior_points <> points) AS ok
+        FROM judged
+    ) verdict
     """
 
 
@@ -225,14 +252,12 @@ def _history_sql(program: Program, options: ImportOptions, columns: ResolvedColu
     policy_expiry = sqlparts.expiry_sql(program, "v.effective_at")
     return f"""
     WITH c AS ({_common_select(columns, names, raw)}),
-    p AS (
-        SELECT c.*, regexp_match({sqlparts.digits("c.points")}, %(integer_re)s) AS points_match,
-               regexp_match({sqlparts.digits("c.amount")}, %(decimal_re)s) AS amount_match,
-               {parts["date"]} AS date_parts, {parts["expires_at"]} AS expires_parts
+    p AS MATERIALIZED (
+        SELECT c.*, {parts["date"]} AS date_parts, {parts["expires_at"]} AS expires_parts
         FROM c
-    ), v AS (
-        SELECT p.*, {sqlparts.integer_value("p.points_match")} AS signed_points,
-               {sqlparts.decimal_value("p.amount_match")} AS amount_value,
+    ), v AS MATERIALIZED (
+        SELECT p.*, {sqlparts.integer_value("p.points")} AS signed_points,
+               {sqlparts.decimal_value("p.amount")} AS amount_value,
                {sqlparts.timestamp_value("p.date_parts")} AS effective_at,
                {sqlparts.timestamp_value("p.expires_parts", end_of_day=True)} AS row_expires_at,
                {_choice_sql("p.kind", KINDS)} AS kind_value
@@ -270,7 +295,7 @@ def _history_sql(program: Program, options: ImportOptions, columns: ResolvedColu
                         WHEN abs(v.signed_points) > %(cap)s THEN 'cap:points' END,
                    CASE WHEN v.kind IS NOT NULL AND v.kind_value IS NULL THEN 'kind:kind'
                         WHEN v.kind_value = 'earn' AND v.signed_points < 0 THEN 'sign:kind'
-                        WHEN v.kind_value = 'spend' AND v.points_match[1] = '+' THEN 'sign:kind' END,
+                        WHEN v.kind_value = 'spend' AND left(v.points, 1) = '+' THEN 'sign:kind' END,
                    CASE WHEN v.date IS NULL THEN 'required:date'
                         WHEN v.effective_at IS NULL THEN 'date:date'
                         WHEN v.effective_at > %(now)s THEN 'future:date' END,
