@@ -25,7 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from config.errors import InvalidInput
+from config.errors import DomainError, InvalidInput
 from loyalty.errors import ProgramInactive
 from loyalty.legacy_import import staging, undo, validation
 from loyalty.legacy_import.columns import ResolvedColumns, resolve_columns
@@ -394,20 +394,35 @@ def _commit(batch: ImportBatch, report: _Reporter) -> None:
 
 def import_batch_undo(*, batch: ImportBatch, user: AbstractBaseUser | None = None) -> ImportBatch:
     """Reverse every entry the batch wrote and remove the members it created that did nothing else."""
-    with _exclusive(batch), transaction.atomic():
-        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
-        committed_some = batch.status == _Status.COMMITTED or (batch.status == _Status.FAILED and batch.chunks_done > 0)
-        if not committed_some:
-            raise ImportNotAllowed(_("Only a committed batch can be undone."))
-        now = timezone.now()
-        started = time.monotonic()
-        counts = undo.undo_batch(batch=batch, user=user, now=now)
-        _set(batch, status=_Status.UNDONE, undone_at=now, undone_by=user, phase="undone",
-             entries_reversed=counts.entries_reversed, points_reversed=counts.points_reversed,
-             members_removed=counts.members_removed,
-             timings={**batch.timings, "undo": round(time.monotonic() - started, 3)})  # fmt: skip
-        _event(batch, ImportBatchEvent.Action.UNDONE, user, **vars(counts))
+    with _exclusive(batch):
+        try:
+            batch = _undo(batch, user)
+        except DomainError as error:
+            batch = ImportBatch.objects.get(pk=batch.pk)
+            if batch.status == _Status.UNDOING:
+                finished = batch.chunks_done == batch.chunks_total
+                _set(batch, status=_Status.COMMITTED if finished else _Status.FAILED, error=error.message)
+            raise
     staging.drop_tables(batch.pk)
+    return batch
+
+
+@transaction.atomic
+def _undo(batch: ImportBatch, user: AbstractBaseUser | None) -> ImportBatch:
+    batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+    committed_some = batch.status in (_Status.COMMITTED, _Status.UNDOING) or (
+        batch.status == _Status.FAILED and batch.chunks_done > 0
+    )
+    if not committed_some:
+        raise ImportNotAllowed(_("Only a committed batch can be undone."))
+    now = timezone.now()
+    started = time.monotonic()
+    counts = undo.undo_batch(batch=batch, user=user, now=now)
+    _set(batch, status=_Status.UNDONE, undone_at=now, undone_by=user, phase="undone", error="",
+         entries_reversed=counts.entries_reversed, points_reversed=counts.points_reversed,
+         members_removed=counts.members_removed,
+         timings={**batch.timings, "undo": round(time.monotonic() - started, 3)})  # fmt: skip
+    _event(batch, ImportBatchEvent.Action.UNDONE, user, **vars(counts))
     return batch
 
 
@@ -445,3 +460,35 @@ def unfinished_batch(*, program: Program, kind: str, checksum: str) -> ImportBat
         .order_by("-pk")
         .first()
     )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Queueing the long steps for a worker
+
+
+_QUEUEABLE = {
+    "dry_run": ((_Status.UPLOADED, _Status.VALIDATED, _Status.FAILED), _Status.VALIDATING),
+    "commit": ((_Status.UPLOADED, _Status.VALIDATED, _Status.FAILED, _Status.COMMITTING), _Status.QUEUED),
+    "undo": ((_Status.COMMITTED, _Status.FAILED), _Status.UNDOING),
+}
+
+
+@transaction.atomic
+def import_batch_enqueue(*, batch: ImportBatch, step: str, user: AbstractBaseUser | None = None) -> ImportBatch:
+    """Mark the batch as waiting for a worker and queue the step once this transaction commits."""
+    from loyalty import import_tasks
+
+    batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+    allowed, waiting = _QUEUEABLE[step]
+    if batch.status not in allowed or (step == "dry_run" and batch.chunks_done):
+        raise ImportNotAllowed(
+            _("Import #%(batch)s is %(status)s: that step is not possible now.")
+            % {"batch": batch.pk, "status": batch.get_status_display()}
+        )
+    previous = batch.status
+    _set(batch, status=waiting if step != "dry_run" else previous, phase="queued", progress_done=0, error="")
+    task = {"dry_run": import_tasks.import_batch_dry_run, "commit": import_tasks.import_batch_commit,
+            "undo": import_tasks.import_batch_undo}[step]  # fmt: skip
+    user_id = getattr(user, "pk", None)
+    transaction.on_commit(lambda: task.delay(batch.pk, user_id))
+    return batch
