@@ -343,5 +343,8 @@ class TierChangeAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMixi
 admin.site.unregister(Member)
 admin.site.register(Member, MemberWithAccountsAdmin)
 
+# The Imports section (legacy file upload, dry run, commit, progress, undo).
+import loyalty.admin_imports  # noqa: E402, F401
+
 # Partners, their API keys and the webhook delivery log.
 from loyalty import admin_partners  # noqa: E402, F401
