@@ -4,10 +4,8 @@ import datetime
 import time
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 
-from config.celery import app
 from loyalty.models import EntryKind, LedgerEntry
 from loyalty.selectors import reconcile
 from loyalty.services import points_credit
@@ -15,16 +13,6 @@ from loyalty.tasks import nightly_run
 from tests.factories import AccountFactory, ProgramFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.celery_worker]
-
-
-@pytest.fixture
-def worker():
-    app.conf.task_always_eager = False
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as running:
-            yield running
-    finally:
-        app.conf.task_always_eager = True
 
 
 def _wait_for(condition, timeout: float = 60.0) -> bool:
@@ -36,7 +24,7 @@ def _wait_for(condition, timeout: float = 60.0) -> bool:
     return False
 
 
-def test_nightly_run_task_activates_and_expires_on_a_real_worker(worker, pos):
+def test_nightly_run_task_activates_and_expires_on_a_real_worker(celery_worker_queue, pos):
     account = AccountFactory(program=ProgramFactory())
     soon = timezone.now() + datetime.timedelta(seconds=1)
     points_credit(account=account, points=40, source=pos, activates_at=soon)
