@@ -70,13 +70,19 @@ fmt: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# Benchmarks run on a database of their own: DATABASE_URL if set, else `loyalty_bench` on the embedded server;
+# each script migrates it. Results are recorded in docs/benchmarks.md. bench-admin generates the big dataset
+# first when it is not there yet (BENCH_DATA sets its size, e.g. BENCH_DATA="--members 10000 --entries 100000").
+BENCH_DATA ?= --members 1000000 --entries 10000000
+
 bench: bench-ledger bench-admin
 
-bench-ledger: migrate
-	$(PY) bench/ledger_throughput.py
+bench-ledger: install
+	$(PY) bench/ledger_throughput.py $(BENCH_LEDGER_ARGS)
 
-bench-admin: migrate
-	$(PY) bench/admin_big_tables.py
+bench-admin: install
+	$(PY) bench/generate_big_data.py $(BENCH_DATA)
+	$(PY) bench/admin_big_tables.py $(BENCH_ADMIN_ARGS)
 
 # Stops an embedded PostgreSQL left running by a killed process.
 stop:
