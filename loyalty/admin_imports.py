@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from config.admin_helpers import add_domain_error
 from config.errors import DomainError
+from config.exports import StreamingExportMixin
 from loyalty.legacy_import import services
 from loyalty.legacy_import.columns import IGNORE, fields_for
 from loyalty.legacy_import.options import DATE_FORMATS, MEMBER_MODES, THOUSANDS
@@ -84,7 +85,7 @@ class OptionsForm(forms.Form):
         return {**chosen, "mapping": mapping}
 
 
-class ImportBatchAdmin(admin.ModelAdmin):
+class ImportBatchAdmin(StreamingExportMixin, admin.ModelAdmin):
     list_display = ["id", "file_name", "program", "kind", "status", "rows_total", "rows_valid", "rows_rejected",
                     "points_imported", "created_by", "created_at"]  # fmt: skip
     list_filter = ["status", "kind", "program"]

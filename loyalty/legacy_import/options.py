@@ -41,6 +41,7 @@ class ImportOptions:
     default_region: str = ""
     mapping: dict[str, str] = field(default_factory=dict)
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    workers: int = 2
 
     @classmethod
     def from_dict(cls, data: dict) -> "ImportOptions":
@@ -85,6 +86,8 @@ class ImportOptions:
             raise InvalidInput(_("The default phone region must be a two-letter country code."), field="default_region")
         if not isinstance(self.chunk_rows, int) or not 1_000 <= self.chunk_rows <= 1_000_000:
             raise InvalidInput(_("Chunks hold between 1,000 and 1,000,000 rows."), field="chunk_rows")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or not 1 <= self.workers <= 8:
+            raise InvalidInput(_("Between 1 and 8 connections write a commit."), field="workers")
         names = {item.name for item in fields_for(self.kind)} | {IGNORE}
         for header, target in self.mapping.items():
             if target not in names:

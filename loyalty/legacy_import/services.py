@@ -14,6 +14,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,7 +22,6 @@ import psycopg
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -316,6 +316,36 @@ def _counts(summary: dict) -> dict:
 _COUNTERS = ("members_created", "members_updated", "accounts_created", "entries_created", "points_imported")
 
 
+def _commit_one(context: CommitContext, chunk: int) -> None:
+    """Write one chunk and record it in the batch, in one transaction."""
+    batch = context.batch
+    with transaction.atomic():
+        counts = commit_chunk(context, chunk)
+        increments = ", ".join(f"{name} = {name} + %({name})s" for name in _COUNTERS)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE loyalty_importbatch
+                SET chunks_done = chunks_done + 1, phase = 'writing', progress_done = chunks_done + 1,
+                    progress_total = chunks_total, {increments},
+                    report = jsonb_set(report, '{{committed_chunks}}',
+                                       COALESCE(report -> 'committed_chunks', '[]'::jsonb) || to_jsonb(%(chunk)s::int))
+                WHERE id = %(batch)s
+                  AND NOT COALESCE(report -> 'committed_chunks', '[]'::jsonb) @> jsonb_build_array(%(chunk)s::int)
+                """,
+                {"batch": batch.pk, "chunk": chunk, **vars(counts)},
+            )
+            if cursor.rowcount != 1:
+                raise ImportNotAllowed(_("Another process already wrote this part of the batch; stopping."))
+
+
+def _commit_in_thread(context: CommitContext, chunk: int) -> None:
+    try:
+        _commit_one(context, chunk)
+    finally:
+        connection.close()
+
+
 def import_batch_commit(
     *, batch: ImportBatch, user: AbstractBaseUser | None = None, progress: Progress | None = None
 ) -> ImportBatch:
@@ -362,20 +392,31 @@ def _commit(batch: ImportBatch, report: _Reporter) -> None:
         batch=batch, program=batch.program, now=timezone.now(), member_mode=batch.options.get("member_mode", "match")
     )
     write_started = time.monotonic()
-    for chunk in range(batch.chunks_done, batch.chunks_total):
-        report("writing", chunk, batch.chunks_total)
-        with transaction.atomic():
-            counts = commit_chunk(context, chunk)
-            updated = ImportBatch.objects.filter(pk=batch.pk, chunks_done=chunk).update(
-                chunks_done=chunk + 1,
-                phase="writing",
-                progress_done=chunk + 1,
-                progress_total=batch.chunks_total,
-                **{name: F(name) + getattr(counts, name) for name in _COUNTERS},
-            )
-            if updated != 1:
-                raise ImportNotAllowed(_("Another process advanced this batch; stopping."))
-        batch.refresh_from_db()
+    committed = set(batch.report.get("committed_chunks", []))
+    pending = [chunk for chunk in range(batch.chunks_total) if chunk not in committed]
+    workers = min(ImportOptions.from_dict(batch.options).workers, len(pending))
+    done = len(committed)
+    report("writing", done, batch.chunks_total)
+    if workers <= 1:
+        for chunk in pending:
+            _commit_one(context, chunk)
+            done += 1
+            report("writing", done, batch.chunks_total)
+    else:
+        # Chunks hold disjoint members and accounts, so they can be written side by side on separate
+        # connections; each records itself in the batch in its own transaction, in whatever order they finish.
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"import-{batch.pk}") as pool:
+            futures = [pool.submit(_commit_in_thread, context, chunk) for chunk in pending]
+            try:
+                for future in as_completed(futures):
+                    future.result()
+                    done += 1
+                    report("writing", done, batch.chunks_total)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+    batch.refresh_from_db()
     report("writing", batch.chunks_total, batch.chunks_total)
     timings = {
         **batch.timings,

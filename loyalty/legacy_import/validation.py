@@ -127,20 +127,38 @@ def build_rows(
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
         # JIT would compile hundreds of parsing expressions for a statement that runs once: all cost, no gain.
-        cursor.execute("SET jit = off")
+        # The duplicate and member look-ups hash a million rows: memory rather than temporary files.
+        cursor.execute("SET jit = off; SET work_mem = '256MB'")
         try:
             cursor.execute(f"CREATE UNLOGGED TABLE {table} AS {sql}", params)
         finally:
-            cursor.execute("RESET jit")
+            cursor.execute("RESET jit; RESET work_mem")
         cursor.execute(f"CREATE INDEX ON {table} (chunk, seq)")
         if options.kind == ImportKind.HISTORY:
             _reject_below_zero(cursor, table)
         cursor.execute(f"ANALYZE {table}")
 
 
-def _common_select(columns: ResolvedColumns, names: list[str], raw: str) -> str:
+def _rows_source(columns: ResolvedColumns, names: list[str], raw: str, *layers: str) -> str:
+    """The raw rows with each layer of derived columns computed once per row.
+
+    Each layer is a LATERAL subquery fenced with OFFSET 0: the planner neither copies its expressions into
+    every place they are used (which multiplies the parsing work) nor materialises a million wide rows.
+    """
     cleaned = ", ".join(f"{_field_sql(columns, name)} AS {name}" for name in names)
-    return f"SELECT s.seq, s.line, s.decode_error, s.width, s.phone_e164, {cleaned} FROM {raw} s"
+    joins = "".join(
+        f" CROSS JOIN LATERAL (SELECT {layer} OFFSET 0) AS l{index}" for index, layer in enumerate(layers, start=1)
+    )
+    selected = ", ".join(["c.*", *(f"l{index}.*" for index in range(1, len(layers) + 1))])
+    return (
+        f"SELECT s.seq, s.line, s.decode_error, s.width, s.phone_e164, {selected} "
+        f"FROM {raw} s CROSS JOIN LATERAL (SELECT {cleaned} OFFSET 0) AS c{joins}"
+    )
+
+
+def _duplicates(columns: ResolvedColumns, name: str, raw: str) -> str:
+    key = _field_sql(columns, name)
+    return f"SELECT {key} AS {name} FROM {raw} s WHERE {key} IS NOT NULL GROUP BY 1 HAVING count(*) > 1"
 
 
 def _balances_sql(program: Program, options: ImportOptions, columns: ResolvedColumns, raw: str) -> str:
@@ -149,27 +167,21 @@ def _balances_sql(program: Program, options: ImportOptions, columns: ResolvedCol
         name: sqlparts.date_parts(f"c.{name}", options.date_format)
         for name in ("balance_date", "expires_at", "birth_date")
     }
-    policy_expiry = sqlparts.expiry_sql(program, "v.effective_at")
+    policy_expiry = sqlparts.expiry_sql(program, "l3.effective_at")
+    layers = (
+        f"{parts['balance_date']} AS balance_parts, {parts['expires_at']} AS expires_parts, "
+        f"{parts['birth_date']} AS birth_parts",
+        f"{sqlparts.integer_value('c.points')} AS points_value, "
+        f"{sqlparts.timestamp_value('l1.balance_parts')} AS balance_at, "
+        f"{sqlparts.timestamp_value('l1.expires_parts', end_of_day=True)} AS row_expires_at, "
+        f"{sqlparts.date_value('l1.birth_parts')} AS birth_value, lower(c.email) AS email_value, "
+        f"{_choice_sql('c.language', LANGUAGES)} AS language_value, lower(c.status) AS status_value",
+        "COALESCE(l2.balance_at, %(now)s) AS effective_at",
+        f"{policy_expiry} AS policy_expires_at",
+    )
     return f"""
-    WITH c AS ({_common_select(columns, names, raw)}),
-    p AS MATERIALIZED (
-        SELECT c.*, {parts["balance_date"]} AS balance_parts, {parts["expires_at"]} AS expires_parts,
-               {parts["birth_date"]} AS birth_parts
-        FROM c
-    ), t AS MATERIALIZED (
-        SELECT p.*, {sqlparts.integer_value("p.points")} AS points_value,
-               {sqlparts.timestamp_value("p.balance_parts")} AS balance_at,
-               {sqlparts.timestamp_value("p.expires_parts", end_of_day=True)} AS row_expires_at,
-               {sqlparts.date_value("p.birth_parts")} AS birth_value,
-               lower(p.email) AS email_value,
-               {_choice_sql("p.language", LANGUAGES)} AS language_value,
-               lower(p.status) AS status_value
-        FROM p
-    ), v AS (
-        SELECT t.*, COALESCE(t.balance_at, %(now)s) AS effective_at FROM t
-    ), duplicated AS (
-        SELECT external_id FROM c WHERE external_id IS NOT NULL GROUP BY external_id HAVING count(*) > 1
-    ), tiers AS (
+    WITH v AS ({_rows_source(columns, names, raw, *layers)}),
+    duplicated AS ({_duplicates(columns, "external_id", raw)}    ), tiers AS (
         SELECT DISTINCT ON (key) key, id FROM (
             SELECT lower(code) AS key, id, 0 AS pref FROM loyalty_tier WHERE program_id = %(program)s
             UNION ALL SELECT lower(name), id, 1 FROM loyalty_tier WHERE program_id = %(program)s
@@ -184,7 +196,7 @@ def _balances_sql(program: Program, options: ImportOptions, columns: ResolvedCol
     ), judged AS (
         SELECT v.seq, v.line, (v.seq - 1) / %(chunk_rows)s AS chunk, v.external_id,
                v.points_value AS points, v.effective_at,
-               COALESCE(v.row_expires_at, {policy_expiry}) AS expires_at,
+               COALESCE(v.row_expires_at, v.policy_expires_at) AS expires_at,
                v.email_value AS email, v.phone_e164 AS phone, v.first_name, v.last_name, v.birth_value AS birth_date,
                upper(v.country) AS country, v.language_value AS language, v.status_value AS status,
                tier.id AS tier_id, m.id AS member_id, m.id IS NOT NULL AS had_member, a.id AS account_id,
@@ -205,7 +217,8 @@ def _balances_sql(program: Program, options: ImportOptions, columns: ResolvedCol
                    CASE WHEN v.expires_at IS NOT NULL AND v.row_expires_at IS NULL THEN 'date:expires_at'
                         WHEN v.row_expires_at <= %(now)s THEN 'expired:expires_at'
                         WHEN v.row_expires_at <= v.effective_at THEN 'expiry_order:expires_at' END,
-                   CASE WHEN v.row_expires_at IS NULL AND {policy_expiry} <= %(now)s THEN 'expired:balance_date' END,
+                   CASE WHEN v.row_expires_at IS NULL AND v.policy_expires_at <= %(now)s
+                        THEN 'expired:balance_date' END,
                    CASE WHEN v.email IS NOT NULL AND (v.email_value !~ %(email_re)s OR length(v.email_value) > 254)
                         THEN 'email:email' END,
                    CASE WHEN v.phone IS NOT NULL AND v.phone_e164 IS NULL THEN 'phone:phone' END,
@@ -249,22 +262,19 @@ def _balances_sql(program: Program, options: ImportOptions, columns: ResolvedCol
 def _history_sql(program: Program, options: ImportOptions, columns: ResolvedColumns, raw: str) -> str:
     names = [field.name for field in fields_for(ImportKind.HISTORY)]
     parts = {name: sqlparts.date_parts(f"c.{name}", options.date_format) for name in ("date", "expires_at")}
-    policy_expiry = sqlparts.expiry_sql(program, "v.effective_at")
+    policy_expiry = sqlparts.expiry_sql(program, "l2.effective_at")
+    layers = (
+        f"{parts['date']} AS date_parts, {parts['expires_at']} AS expires_parts",
+        f"{sqlparts.integer_value('c.points')} AS signed_points, "
+        f"{sqlparts.decimal_value('c.amount')} AS amount_value, "
+        f"{sqlparts.timestamp_value('l1.date_parts')} AS effective_at, "
+        f"{sqlparts.timestamp_value('l1.expires_parts', end_of_day=True)} AS row_expires_at, "
+        f"{_choice_sql('c.kind', KINDS)} AS kind_value",
+        f"{policy_expiry} AS policy_expires_at",
+    )
     return f"""
-    WITH c AS ({_common_select(columns, names, raw)}),
-    p AS MATERIALIZED (
-        SELECT c.*, {parts["date"]} AS date_parts, {parts["expires_at"]} AS expires_parts
-        FROM c
-    ), v AS MATERIALIZED (
-        SELECT p.*, {sqlparts.integer_value("p.points")} AS signed_points,
-               {sqlparts.decimal_value("p.amount")} AS amount_value,
-               {sqlparts.timestamp_value("p.date_parts")} AS effective_at,
-               {sqlparts.timestamp_value("p.expires_parts", end_of_day=True)} AS row_expires_at,
-               {_choice_sql("p.kind", KINDS)} AS kind_value
-        FROM p
-    ), duplicated AS (
-        SELECT reference FROM c WHERE reference IS NOT NULL GROUP BY reference HAVING count(*) > 1
-    ), prior AS (
+    WITH v AS ({_rows_source(columns, names, raw, *layers)}),
+    duplicated AS ({_duplicates(columns, "reference", raw)}    ), prior AS (
         SELECT DISTINCT ON (e.external_reference) e.external_reference, e.account_id, e.points, e.source_id
         FROM loyalty_ledgerentry e JOIN loyalty_pointaccount a ON a.id = e.account_id
         WHERE a.program_id = %(program)s AND e.source_type = 'import' AND e.source_id <> %(batch_text)s
@@ -275,7 +285,7 @@ def _history_sql(program: Program, options: ImportOptions, columns: ResolvedColu
         SELECT v.seq, v.line, v.external_id,
                CASE v.kind_value WHEN 'spend' THEN -abs(v.signed_points) WHEN 'earn' THEN abs(v.signed_points)
                     ELSE v.signed_points END AS points,
-               v.effective_at, COALESCE(v.row_expires_at, {policy_expiry}) AS expires_at,
+               v.effective_at, COALESCE(v.row_expires_at, v.policy_expires_at) AS expires_at,
                v.reference, v.amount_value AS amount, v.description,
                m.id AS member_id, m.id IS NOT NULL AS had_member, a.id AS account_id,
                a.id IS NOT NULL AS had_account, false AS preset, COALESCE(a.available, 0) AS available_before,

@@ -66,6 +66,7 @@ class Command(BaseCommand):
         parser.add_argument("--map", action="append", default=[], metavar="HEADER=FIELD",
                             help="Map a column to a field (or to 'ignore'); repeatable.")  # fmt: skip
         parser.add_argument("--chunk-rows", type=int, default=None)
+        parser.add_argument("--workers", type=int, default=None, help="Connections writing chunks side by side.")
         parser.add_argument("--user", default=None, help="Username recorded as the importer.")
         parser.add_argument("--errors-csv", default=None, help="Write every rejected row to this CSV file.")
         parser.add_argument("--new-batch", action="store_true", help="Do not resume an unfinished batch of this file.")
@@ -125,6 +126,7 @@ class Command(BaseCommand):
             "max_points": options["max_points"],
             "default_region": options["default_region"],
             "chunk_rows": options["chunk_rows"],
+            "workers": options["workers"],
             "mapping": mapping,
         }
         return {key: value for key, value in chosen.items() if value not in (None, "", {})}
