@@ -84,6 +84,11 @@ bench-admin: install
 	$(PY) bench/generate_big_data.py $(BENCH_DATA)
 	$(PY) bench/admin_big_tables.py $(BENCH_ADMIN_ARGS)
 
+# The legacy import end to end on a generated 1M-row file, and django-import-export's bulk mode for the ratio.
+# It drops and recreates the database named in DATABASE_URL (default loyalty_bench_import on the local server).
+bench-import: install
+	$(PY) bench/import_legacy.py $(BENCH_IMPORT_ARGS)
+
 # Stops an embedded PostgreSQL left running by a killed process.
 stop:
 	-@if [ -f .data/celery/worker.pid ]; then pid=$$(cat .data/celery/worker.pid); kill $$pid 2>/dev/null; \
