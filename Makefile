@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export DJANGO_ALLOW_ASYNC_UNSAFE := true
 
-.PHONY: run test test-integration lint fmt bench bench-ledger bench-admin messages makemessages migrate demo \
+.PHONY: run test test-integration lint fmt bench bench-ledger bench-admin bench-api messages makemessages migrate demo \
         worker stop clean install browser-deps
 
 $(VENV)/.installed: pyproject.toml
@@ -88,6 +88,11 @@ bench-admin: install
 # It drops and recreates the database named in DATABASE_URL (default loyalty_bench_import on the local server).
 bench-import: install
 	$(PY) bench/import_legacy.py $(BENCH_IMPORT_ARGS)
+
+# The partner earn endpoint under gunicorn and wrk (Debian package wrk), against a naive DRF earn view and a
+# bare view, e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_bench_api make bench-api
+bench-api: install
+	$(PY) bench/api_earn.py $(BENCH_API_ARGS)
 
 # Stops an embedded PostgreSQL left running by a killed process.
 stop:
