@@ -6,15 +6,12 @@ import json
 import re
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.test import override_settings
 from django.utils import timezone
 
-from config.celery import app
 from loyalty import events
 from loyalty.models import WebhookAttempt, WebhookDelivery
 from loyalty.services import Source, points_credit
@@ -141,22 +138,9 @@ def test_nothing_is_sent_for_a_write_that_rolls_back(earn_program, receiver):
     assert not WebhookDelivery.objects.exists()
 
 
-@pytest.fixture
-def worker():
-    """A real Celery worker on the configured broker, consuming a queue of its own."""
-    queue = f"webhooks-test-{uuid.uuid4().hex[:8]}"
-    previous = {key: app.conf[key] for key in ("task_always_eager", "task_default_queue")}
-    app.conf.update(task_always_eager=False, task_default_queue=queue)
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[queue]) as running:
-            yield running
-    finally:
-        app.conf.update(previous)
-
-
 @pytest.mark.celery_worker
 @override_settings(LOYALTY_WEBHOOK_RETRY_BASE_SECONDS=0.2)
-def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_try(earn_program, worker):
+def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_try(earn_program, celery_worker_queue):
     failing_twice = Receiver(statuses=[500, 503])
     try:
         shop = make_partner_client(earn_program, webhook_url=failing_twice.url, webhook_events=[events.POINTS_EARNED])
