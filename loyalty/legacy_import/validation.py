@@ -16,6 +16,9 @@ has no errors and no skip. Rules:
 - the member is not blocked, the account owes nothing, and a history never leaves an account below zero.
 """
 
+import itertools
+from concurrent.futures import ThreadPoolExecutor
+
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -119,27 +122,63 @@ def build_rows(
             "assign_ids": assign_ids,
         }
     )
-    if options.kind == ImportKind.BALANCES:
-        sql = _balances_sql(program, options, columns, raw_table(batch_id))
-    else:
-        sql = _history_sql(program, options, columns, raw_table(batch_id))
-    table = rows_table(batch_id)
+    table, raw = rows_table(batch_id), raw_table(batch_id)
     with connection.cursor() as cursor:
+        # Looked up once: pg_get_serial_sequence in the statement would cost a catalog look-up per row.
+        cursor.execute(
+            "SELECT pg_get_serial_sequence('members_member', 'id'), pg_get_serial_sequence('loyalty_pointaccount', "
+            "'id'), pg_get_serial_sequence('loyalty_ledgerentry', 'id')"
+        )
+        params["member_seq"], params["account_seq"], params["entry_seq"] = cursor.fetchone()
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        # JIT would compile hundreds of parsing expressions for a statement that runs once: all cost, no gain.
-        # The duplicate and member look-ups hash a million rows: memory rather than temporary files.
-        cursor.execute("SET jit = off; SET work_mem = '256MB'")
-        try:
-            cursor.execute(f"CREATE UNLOGGED TABLE {table} AS {sql}", params)
-        finally:
-            cursor.execute("RESET jit; RESET work_mem")
+        cursor.execute(f"SELECT COALESCE(max(seq), 0) FROM {raw}")
+        last = cursor.fetchone()[0]
+        if options.kind == ImportKind.BALANCES:
+            sql = _balances_sql(program, options, columns, raw)
+            cursor.execute(
+                f"CREATE UNLOGGED TABLE {table} AS {sql} WITH NO DATA", {**params, "seq_from": 0, "seq_to": 0}
+            )
+            pieces = min(options.workers, max(1, last // 50_000))
+            bounds = [last * index // pieces for index in range(pieces + 1)]
+            ranges = [{**params, "seq_from": low, "seq_to": high} for low, high in itertools.pairwise(bounds)]
+            _run_pieces(f"INSERT INTO {table} {sql}", ranges)
+        else:
+            _run_pieces(f"CREATE UNLOGGED TABLE {table} AS {_history_sql(program, options, columns, raw)}", [params])
         cursor.execute(f"CREATE INDEX ON {table} (chunk, seq)")
         if options.kind == ImportKind.HISTORY:
             _reject_below_zero(cursor, table)
         cursor.execute(f"ANALYZE {table}")
 
 
-def _rows_source(columns: ResolvedColumns, names: list[str], raw: str, *layers: str) -> str:
+def _run_piece(sql: str, params: dict) -> None:
+    with connection.cursor() as cursor:
+        # JIT would compile hundreds of parsing expressions for a statement that runs once: all cost, no gain.
+        # The duplicate and member look-ups hash a million rows: memory rather than temporary files.
+        cursor.execute("SET jit = off; SET work_mem = '256MB'")
+        try:
+            cursor.execute(sql, params)
+        finally:
+            cursor.execute("RESET jit; RESET work_mem")
+
+
+def _run_piece_in_thread(sql: str, params: dict) -> None:
+    try:
+        _run_piece(sql, params)
+    finally:
+        connection.close()
+
+
+def _run_pieces(sql: str, pieces: list[dict]) -> None:
+    """Run the statement once per parameter set; several at once on their own connections (one core each)."""
+    if len(pieces) == 1:
+        _run_piece(sql, pieces[0])
+        return
+    with ThreadPoolExecutor(max_workers=len(pieces)) as pool:
+        for future in [pool.submit(_run_piece_in_thread, sql, piece) for piece in pieces]:
+            future.result()
+
+
+def _rows_source(columns: ResolvedColumns, names: list[str], raw: str, *layers: str, where: str = "TRUE") -> str:
     """The raw rows with each layer of derived columns computed once per row.
 
     Each layer is a LATERAL subquery fenced with OFFSET 0: the planner neither copies its expressions into
@@ -152,8 +191,11 @@ def _rows_source(columns: ResolvedColumns, names: list[str], raw: str, *layers: 
     selected = ", ".join(["c.*", *(f"l{index}.*" for index in range(1, len(layers) + 1))])
     return (
         f"SELECT s.seq, s.line, s.decode_error, s.width, s.phone_e164, {selected} "
-        f"FROM {raw} s CROSS JOIN LATERAL (SELECT {cleaned} OFFSET 0) AS c{joins}"
+        f"FROM {raw} s CROSS JOIN LATERAL (SELECT {cleaned} OFFSET 0) AS c{joins} WHERE {where}"
     )
+
+
+_PIECE = "s.seq > %(seq_from)s AND s.seq <= %(seq_to)s"
 
 
 def _duplicates(columns: ResolvedColumns, name: str, raw: str) -> str:
@@ -180,7 +222,7 @@ def _balances_sql(program: Program, options: ImportOptions, columns: ResolvedCol
         f"{policy_expiry} AS policy_expires_at",
     )
     return f"""
-    WITH v AS ({_rows_source(columns, names, raw, *layers)}),
+    WITH v AS ({_rows_source(columns, names, raw, *layers, where=_PIECE)}),
     duplicated AS ({_duplicates(columns, "external_id", raw)}    ), tiers AS (
         SELECT DISTINCT ON (key) key, id FROM (
             SELECT lower(code) AS key, id, 0 AS pref FROM loyalty_tier WHERE program_id = %(program)s
@@ -245,11 +287,11 @@ def _balances_sql(program: Program, options: ImportOptions, columns: ResolvedCol
     )
     SELECT verdict.*,
            CASE WHEN %(assign_ids)s AND ok AND NOT had_member
-                THEN nextval(pg_get_serial_sequence('members_member', 'id')) END AS new_member_id,
+                THEN nextval(%(member_seq)s::regclass) END AS new_member_id,
            CASE WHEN %(assign_ids)s AND ok AND NOT had_account
-                THEN nextval(pg_get_serial_sequence('loyalty_pointaccount', 'id')) END AS new_account_id,
+                THEN nextval(%(account_seq)s::regclass) END AS new_account_id,
            CASE WHEN %(assign_ids)s AND ok AND points > 0
-                THEN nextval(pg_get_serial_sequence('loyalty_ledgerentry', 'id')) END AS new_entry_id
+                THEN nextval(%(entry_seq)s::regclass) END AS new_entry_id
     FROM (
         SELECT judged.*,
                CASE WHEN cardinality(errors) = 0 AND prior_points = points THEN prior_batch END AS skip,

@@ -126,3 +126,20 @@ def test_points_that_would_already_have_expired_are_rejected(write_file, run_imp
     program.save()
     batch = run_import(write_file("member,points,date,expiry\nO1,5,2020-01-01,\nO2,5,,2021-01-01\n"))
     assert errors_by_line(batch) == {2: {("expired", "date")}, 3: {("expired", "expiry")}}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["+971 50 123 4567", "+971-50-123-4567", "+44 (0) 20 7946 0958", "+1 (650) 253-0000", "0501234567",
+     "+971 12", "+60 12-345 6789", "+9715012345678901", "00971501234567", "+٩٧١٥٠١٢٣٤٥٦٧"],
+)  # fmt: skip
+def test_phone_quick_path_agrees_with_the_member_rules(raw):
+    from config.errors import InvalidInput
+    from loyalty.legacy_import.reading import PhoneNormalizer
+    from members.normalize import normalize_phone
+
+    try:
+        expected = normalize_phone(raw, default_region="AE")
+    except InvalidInput:
+        expected = None
+    assert PhoneNormalizer("AE")(raw) == expected
