@@ -37,7 +37,7 @@ def test_members_and_programs_export(program):
     MemberFactory(external_id="EXP1", email="exp1@example.com")
     members = MemberResource().export()
     assert members.headers[0] == "external_id"
-    assert ["EXP1", "exp1@example.com"] == [members[0][0], members[0][3]]
+    assert [members[0][0], members[0][3]] == ["EXP1", "exp1@example.com"]
     assert ProgramResource().export()[0][0] == program.code
 
 
