@@ -236,7 +236,9 @@ class ImportBatchAdmin(StreamingExportMixin, admin.ModelAdmin):
             can_dry_run=can_change
             and batch.status in (_Status.UPLOADED, _Status.VALIDATED, _Status.FAILED)
             and not batch.chunks_done,
-            can_commit=can_change and batch.status in (_Status.VALIDATED, _Status.FAILED),
+            # A batch left committing or queued by a dead worker is resumed by committing it again.
+            can_commit=can_change
+            and batch.status in (_Status.VALIDATED, _Status.FAILED, _Status.QUEUED, _Status.COMMITTING),
             can_undo=can_change
             and (batch.status == _Status.COMMITTED or batch.chunks_done > 0)
             and batch.status != _Status.UNDONE,

@@ -509,7 +509,10 @@ def unfinished_batch(*, program: Program, kind: str, checksum: str) -> ImportBat
 
 _QUEUEABLE = {
     "dry_run": ((_Status.UPLOADED, _Status.VALIDATED, _Status.FAILED), _Status.VALIDATING),
-    "commit": ((_Status.UPLOADED, _Status.VALIDATED, _Status.FAILED, _Status.COMMITTING), _Status.QUEUED),
+    "commit": (
+        (_Status.UPLOADED, _Status.VALIDATED, _Status.FAILED, _Status.QUEUED, _Status.COMMITTING),
+        _Status.QUEUED,
+    ),
     "undo": ((_Status.COMMITTED, _Status.FAILED), _Status.UNDOING),
 }
 
