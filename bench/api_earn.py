@@ -235,7 +235,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread when above 1)")
+    # Threads let a worker serve requests while others wait on the database, and keep connections alive.
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread when above 1)")
     parser.add_argument("--members", type=int, default=5_000)
     parser.add_argument("--keys", type=int, default=32)
     parser.add_argument("--port", type=int, default=8765)
