@@ -170,8 +170,12 @@ class ColumnMapping(models.Model):
 class ImportedMember(models.Model):
     """A member the batch created, so that undo knows whom it may remove."""
 
-    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="created_members", db_index=False)
-    # No database constraint: undo may delete a member it created that never got a ledger entry.
+    # No database constraints: a commit writes one of these per new member, and the foreign-key checks would
+    # cost as much as the row; the batch is never deleted (PROTECT elsewhere) and undo may delete a member it
+    # created that never got a ledger entry.
+    batch = models.ForeignKey(
+        ImportBatch, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="created_members"
+    )
     member = models.ForeignKey(
         "members.Member", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
