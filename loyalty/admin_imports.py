@@ -197,8 +197,9 @@ class ImportBatchAdmin(StreamingExportMixin, admin.ModelAdmin):
 
     def status_view(self, request: HttpRequest, batch_id: int) -> JsonResponse:
         batch = self._batch(request, batch_id)
-        running = batch.status in (_Status.VALIDATING, _Status.QUEUED, _Status.COMMITTING, _Status.UNDOING) or (
-            batch.phase == "queued"
+        running = batch.phase != "failed" and (
+            batch.status in (_Status.VALIDATING, _Status.QUEUED, _Status.COMMITTING, _Status.UNDOING)
+            or batch.phase == "queued"
         )
         percent = round(100 * batch.progress_done / batch.progress_total) if batch.progress_total else 0
         return JsonResponse(

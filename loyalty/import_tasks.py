@@ -29,8 +29,9 @@ def _run(service, batch_id: int, user_id: int | None) -> dict:
     except ImportBusy:
         raise
     except DomainError as error:
-        # The service has recorded the failure on the batch; retrying would fail the same way.
+        # The failure is recorded on the batch; retrying would fail the same way.
         logger.warning("import %s: %s", batch_id, error.message)
+        services.import_batch_note_refusal(batch=batch, message=error.message)
         return {"batch": batch_id, "error": error.as_dict()}
     return {"batch": batch.pk, "status": batch.status}
 

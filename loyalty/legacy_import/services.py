@@ -292,7 +292,7 @@ def import_batch_dry_run(
             try:
                 summary = _prepare(batch, reporter)
             except Exception as error:
-                _set(batch, status=_Status.FAILED, error=str(getattr(error, "message", error)))
+                _set(batch, status=_Status.FAILED, phase="failed", error=str(getattr(error, "message", error)))
                 _event(batch, ImportBatchEvent.Action.FAILED, user, step="dry_run", error=batch.error)
                 raise
             staging.drop_rows_table(batch.pk)
@@ -370,7 +370,7 @@ def import_batch_commit(
             try:
                 _commit(batch, reporter)
             except Exception as error:
-                _set(batch, status=_Status.FAILED, error=str(getattr(error, "message", error)))
+                _set(batch, status=_Status.FAILED, phase="failed", error=str(getattr(error, "message", error)))
                 _event(batch, ImportBatchEvent.Action.FAILED, user, step="commit", error=batch.error,
                        chunks_done=batch.chunks_done)  # fmt: skip
                 raise
@@ -442,7 +442,9 @@ def import_batch_undo(*, batch: ImportBatch, user: AbstractBaseUser | None = Non
             batch = ImportBatch.objects.get(pk=batch.pk)
             if batch.status == _Status.UNDOING:
                 finished = batch.chunks_done == batch.chunks_total
-                _set(batch, status=_Status.COMMITTED if finished else _Status.FAILED, error=error.message)
+                _set(
+                    batch, status=_Status.COMMITTED if finished else _Status.FAILED, phase="failed", error=error.message
+                )
             raise
     staging.drop_tables(batch.pk)
     return batch
@@ -535,4 +537,13 @@ def import_batch_enqueue(*, batch: ImportBatch, step: str, user: AbstractBaseUse
             "undo": import_tasks.import_batch_undo}[step]  # fmt: skip
     user_id = getattr(user, "pk", None)
     transaction.on_commit(lambda: task.delay(batch.pk, user_id))
+    return batch
+
+
+@transaction.atomic
+def import_batch_note_refusal(*, batch: ImportBatch, message: str) -> ImportBatch:
+    """A queued step was refused before it began: say so, so the progress page stops waiting for it."""
+    batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+    if batch.phase == "queued":
+        _set(batch, phase="failed", error=message)
     return batch

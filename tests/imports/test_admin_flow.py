@@ -70,3 +70,13 @@ def test_a_second_commit_of_a_committed_batch_is_refused_with_a_message(admin_cl
     response = admin_client.post(reverse("admin:loyalty_importbatch_step", args=[batch.pk, "commit"]), follow=True)
     assert "not possible now" in response.content.decode()
     assert LedgerEntry.objects.count() == 1
+
+
+def test_a_dry_run_refused_by_the_worker_stops_the_progress_page(admin_client, program, write_file):
+    from loyalty.legacy_import.services import import_batch_create
+
+    batch = import_batch_create(program=program, file=write_file("member,points,notes\nZ1,5,x\n"))
+    admin_client.post(reverse("admin:loyalty_importbatch_step", args=[batch.pk, "dry_run"]))
+    status = admin_client.get(reverse("admin:loyalty_importbatch_status", args=[batch.pk])).json()
+    assert status["running"] is False
+    assert "notes" in status["error"]
