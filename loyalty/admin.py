@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.urls import path, reverse
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from import_export.admin import ExportMixin, ImportExportMixin
 
 from config.admin_helpers import (
     BigTableAdminMixin,
@@ -24,6 +25,7 @@ from config.admin_helpers import (
     service_form_view,
 )
 from config.errors import DomainError
+from config.exports import StreamingExportMixin
 from loyalty import admin_adjustments  # noqa: F401  (registers the adjustment requests)
 from loyalty.admin_common import (
     ADJUST_PERMISSION,
@@ -35,8 +37,13 @@ from loyalty.admin_common import (
 )
 from loyalty.admin_member import MemberWithAccountsAdmin
 from loyalty.models import AdjustmentRequest, LedgerEntry, PointAccount, PointLot, Program, Tier, TierChange
+from loyalty.resources import ProgramResource, TierResource
 from loyalty.services import adjustment_submit, program_save, program_validate, tier_evaluate_account
 from members.models import Member
+
+
+class HistoryAdmin(StreamingExportMixin, BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """A big read-only table: shown and exported (CSV / XLSX, streamed), never written from the admin."""
 
 
 class TierInline(admin.TabularInline):
@@ -69,7 +76,8 @@ class ProgramForm(forms.ModelForm):
 
 
 @admin.register(Program)
-class ProgramAdmin(admin.ModelAdmin):
+class ProgramAdmin(ExportMixin, admin.ModelAdmin):
+    resource_classes = [ProgramResource]
     form = ProgramForm
     list_display = ["code", "name", "active", "points_name", "currency", "earn_rate", "expiry_policy"]
     list_filter = ["active"]
@@ -101,7 +109,8 @@ class ProgramAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(ImportExportMixin, admin.ModelAdmin):
+    resource_classes = [TierResource]
     list_display = ["name", "program", "rank", "code", "metric", "window", "threshold", "earn_multiplier"]
     list_filter = ["program"]
     list_select_related = ["program"]
@@ -139,7 +148,7 @@ class AdjustPointsForm(forms.Form):
 
 
 @admin.register(PointAccount)
-class PointAccountAdmin(IdentifierSearchMixin, BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PointAccountAdmin(IdentifierSearchMixin, HistoryAdmin):
     list_display = ["member", "program", "tier", "available", "pending", "lifetime_earned", "last_activity_at"]
     list_select_related = ["member", "program", "tier__program"]
     list_filter = ["program", TierFilter]
@@ -263,7 +272,7 @@ class PointAccountAdmin(IdentifierSearchMixin, BigTableAdminMixin, ReadOnlyAdmin
 
 
 @admin.register(PointLot)
-class PointLotAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PointLotAdmin(AccountColumnsMixin, HistoryAdmin):
     list_display = [
         "id",
         "account_member",
@@ -287,7 +296,7 @@ class PointLotAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMixin,
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class LedgerEntryAdmin(AccountColumnsMixin, HistoryAdmin):
     list_display = [
         "id",
         "effective_at",
@@ -322,7 +331,7 @@ class LedgerEntryAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMix
 
 
 @admin.register(TierChange)
-class TierChangeAdmin(AccountColumnsMixin, BigTableAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class TierChangeAdmin(AccountColumnsMixin, HistoryAdmin):
     list_display = ["changed_at", "account_member", "account_program", "from_tier", "to_tier", "reason", "changed_by"]
     list_select_related = [
         "account__member",

@@ -20,8 +20,10 @@ from config.admin_helpers import (
     service_form_view,
 )
 from config.errors import DomainError, InvalidInput
+from config.exports import StreamingExportMixin
 from members.models import Member
 from members.normalize import normalize_phone
+from members.resources import MemberResource
 from members.services import (
     UPDATABLE_FIELDS,
     member_block,
@@ -70,7 +72,8 @@ class BlockForm(forms.Form):
 
 
 @admin.register(Member)
-class MemberAdmin(IdentifierSearchMixin, BigTableAdminMixin, admin.ModelAdmin):
+class MemberAdmin(StreamingExportMixin, IdentifierSearchMixin, BigTableAdminMixin, admin.ModelAdmin):
+    export_resource_class = MemberResource
     form = MemberAdminForm
     list_display = ["external_id", "display_name", "email", "phone", "status", "enrollment_channel", "joined_at"]
     list_filter = ["status", "enrollment_channel", ("joined_at", admin.DateFieldListFilter)]

@@ -104,7 +104,19 @@ def test_the_ledger_admin_refuses_add_change_and_delete(admin_client, funded_acc
     entry.refresh_from_db()
     assert entry.points == 300
     changelist = admin_client.get(reverse("admin:loyalty_ledgerentry_changelist"))
-    assert changelist.context["action_form"] is None
+    offered = {name for name, _ in changelist.context["action_form"].fields["action"].choices if name}
+    assert offered == {"export_as_csv", "export_as_xlsx"}
+
+
+def test_the_whole_filtered_ledger_exports_as_streamed_csv(admin_client, funded_account):
+    export = {"action": "export_as_csv", "select_across": "1", "index": "0", "_selected_action": ["0"]}
+
+    response = admin_client.post(reverse("admin:loyalty_ledgerentry_changelist") + "?kind__exact=earn", export)
+
+    assert response.status_code == 200 and response.streaming
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert len(lines) == 1 + LedgerEntry.objects.filter(kind="earn").count()
+    assert "order-1" in "\n".join(lines)
 
 
 def test_recompute_tier_moves_the_member_to_the_tier_they_qualify_for(support, funded_account):
