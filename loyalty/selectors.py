@@ -41,7 +41,13 @@ WITH scope AS (
 ), lot_history AS (
     SELECT l.account_id, COUNT(*) AS broken_lots
     FROM loyalty_pointlot l
-    LEFT JOIN (SELECT lot_id, SUM(points) AS moved FROM loyalty_lotallocation GROUP BY lot_id) a ON a.lot_id = l.id
+    LEFT JOIN (
+        -- Scoped to the accounts checked: one account's check must not aggregate the whole allocation table.
+        SELECT a.lot_id, SUM(a.points) AS moved
+        FROM loyalty_lotallocation a JOIN loyalty_pointlot scoped ON scoped.id = a.lot_id
+        WHERE scoped.account_id IN (SELECT id FROM scope)
+        GROUP BY a.lot_id
+    ) a ON a.lot_id = l.id
     WHERE l.account_id IN (SELECT id FROM scope) AND l.remaining <> l.points + COALESCE(a.moved, 0)
     GROUP BY l.account_id
 ), reversed AS (
