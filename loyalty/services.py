@@ -336,6 +336,7 @@ def _emit_entry(event_type: str, entry: LedgerEntry, account: PointAccount) -> N
             "source_type": entry.source_type,
             "source_id": entry.source_id,
             "member": account.member.external_id,
+            "member_id": account.member_id,
             "program": account.program.code,
             "available": account.available,
             "pending": account.pending,
@@ -381,6 +382,7 @@ def member_enroll(*, member: Member, program: Program, enrolled_at: datetime.dat
         account_id=account.pk,
         data={
             "member": member.external_id,
+            "member_id": member.pk,
             "program": program.code,
             "tier": entry_tier.code if entry_tier else None,
         },
@@ -880,16 +882,23 @@ def lots_expire_due(*, now: datetime.datetime | None = None, program: Program | 
                 SET available = a.available - t.points, lifetime_expired = a.lifetime_expired + t.points
                 FROM totals t WHERE a.id = t.account_id
             )
-            SELECT t.account_id, t.points, t.lots, e.id
-            FROM totals t JOIN entries e ON e.account_id = t.account_id
+            SELECT t.account_id, t.points, t.lots, e.id, a.member_id, p.code
+            FROM totals t
+            JOIN entries e ON e.account_id = t.account_id
+            JOIN loyalty_pointaccount a ON a.id = t.account_id
+            JOIN loyalty_program p ON p.id = a.program_id
             """,
             {"now": now, "ids": account_ids},
         )
-        for account_id, points, lots, entry_id in rows:
+        for account_id, points, lots, entry_id, member_id, program_code in rows:
             result.accounts += 1
             result.points += points
             result.lots += lots
-            events.emit(events.POINTS_EXPIRED, account_id=account_id, data={"entry_id": entry_id, "points": -points})
+            events.emit(
+                events.POINTS_EXPIRED,
+                account_id=account_id,
+                data={"entry_id": entry_id, "points": -points, "member_id": member_id, "program": program_code},
+            )
 
     _in_locked_batches(
         f"""
@@ -980,12 +989,17 @@ def _tier_statement(tiers: list[Tier], now: datetime.datetime) -> tuple[str, dic
                 tier_grace_until = CASE WHEN d.decision = 'grace_started'
                                         THEN %(now)s + make_interval(days => d.grace_days) END
             FROM decided d WHERE a.id = d.id AND d.decision <> 'same'
-            RETURNING a.id, d.tier_id AS from_tier_id, a.tier_id AS to_tier_id, d.decision, d.metric_value
+            RETURNING a.id, a.member_id, d.tier_id AS from_tier_id, a.tier_id AS to_tier_id, d.decision,
+                      d.metric_value
+        ), recorded AS (
+            INSERT INTO loyalty_tierchange
+                (account_id, from_tier_id, to_tier_id, reason, metric_value, note, changed_at)
+            SELECT id, from_tier_id, to_tier_id, decision, metric_value, '', %(now)s
+            FROM updated WHERE decision IN ('upgrade', 'downgrade', 'grace_started')
+            RETURNING account_id, reason, from_tier_id, to_tier_id
         )
-        INSERT INTO loyalty_tierchange (account_id, from_tier_id, to_tier_id, reason, metric_value, note, changed_at)
-        SELECT id, from_tier_id, to_tier_id, decision, metric_value, '', %(now)s
-        FROM updated WHERE decision IN ('upgrade', 'downgrade', 'grace_started')
-        RETURNING account_id, reason, from_tier_id, to_tier_id
+        SELECT r.account_id, u.member_id, r.reason, r.from_tier_id, r.to_tier_id
+        FROM recorded r JOIN updated u ON u.id = r.account_id
     """
     return sql, params
 
@@ -993,7 +1007,7 @@ def _tier_statement(tiers: list[Tier], now: datetime.datetime) -> tuple[str, dic
 def _evaluate_tier_batch(sql: str, params: dict, account_ids: list[int], result: TierResult) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, {**params, "ids": account_ids})
-        for account_id, reason, from_tier_id, to_tier_id in cursor.fetchall():
+        for account_id, member_id, reason, from_tier_id, to_tier_id in cursor.fetchall():
             if reason == TierChange.Reason.GRACE_STARTED:
                 result.grace_started += 1
                 continue
@@ -1001,15 +1015,22 @@ def _evaluate_tier_batch(sql: str, params: dict, account_ids: list[int], result:
                 result.upgraded += 1
             else:
                 result.downgraded += 1
-            _emit_tier_change(account_id, from_tier_id, to_tier_id, reason)
+            _emit_tier_change(account_id, member_id, from_tier_id, to_tier_id, reason)
 
 
-def _emit_tier_change(account_id: int, from_tier_id: int | None, to_tier_id: int, reason: str) -> None:
-    codes = dict(Tier.objects.filter(pk__in=[from_tier_id, to_tier_id]).values_list("pk", "code"))
+def _emit_tier_change(account_id: int, member_id: int, from_tier_id: int | None, to_tier_id: int, reason: str) -> None:
+    tiers = {tier.pk: tier for tier in Tier.objects.filter(pk__in=[from_tier_id, to_tier_id]).select_related("program")}
+    from_tier, to_tier = tiers.get(from_tier_id), tiers[to_tier_id]
     events.emit(
         events.TIER_CHANGED,
         account_id=account_id,
-        data={"from_tier": codes.get(from_tier_id), "to_tier": codes.get(to_tier_id), "reason": reason},
+        data={
+            "member_id": member_id,
+            "program": to_tier.program.code,
+            "from_tier": from_tier.code if from_tier else None,
+            "to_tier": to_tier.code,
+            "reason": reason,
+        },
     )
 
 
@@ -1069,7 +1090,7 @@ def tier_assign(*, account: PointAccount, tier: Tier, user: AbstractBaseUser | N
     account.tier_achieved_at = now
     account.tier_grace_until = None
     account.save(update_fields=["tier", "tier_achieved_at", "tier_grace_until"])
-    _emit_tier_change(account.pk, previous_tier_id, tier.pk, TierChange.Reason.MANUAL)
+    _emit_tier_change(account.pk, account.member_id, previous_tier_id, tier.pk, TierChange.Reason.MANUAL)
     return account
 
 
@@ -1094,18 +1115,25 @@ def expiry_warnings_send(*, program: Program, now: datetime.datetime | None = No
                 WHERE account_id = ANY(%(ids)s) AND {due_lots}
                 RETURNING account_id, remaining, expires_at
             )
-            SELECT account_id, SUM(remaining), MIN(expires_at), COUNT(*) FROM warned GROUP BY account_id
+            SELECT w.account_id, SUM(w.remaining), MIN(w.expires_at), COUNT(*), a.member_id
+            FROM warned w JOIN loyalty_pointaccount a ON a.id = w.account_id
+            GROUP BY w.account_id, a.member_id
             """,
             {**params, "ids": account_ids},
         )
-        for account_id, points, first_expiry, lots in rows:
+        for account_id, points, first_expiry, lots, member_id in rows:
             result.accounts += 1
             result.points += points
             result.lots += lots
             events.emit(
                 events.POINTS_EXPIRING,
                 account_id=account_id,
-                data={"points": points, "first_expires_at": first_expiry.isoformat()},
+                data={
+                    "points": points,
+                    "first_expires_at": first_expiry.isoformat(),
+                    "member_id": member_id,
+                    "program": program.code,
+                },
             )
 
     _in_locked_batches(

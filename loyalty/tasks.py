@@ -62,5 +62,6 @@ def ledger_reconcile(program_id: int | None = None) -> list[str]:
         logger.error("reconcile found %d account(s) out of balance", len(problems))
     return problems
 
+
 # The legacy import tasks live in their own module; importing it here lets autodiscovery register them.
 import loyalty.import_tasks  # noqa: E402, F401

@@ -172,6 +172,8 @@ class LedgerEntry(models.Model):
             models.Index(fields=["account", "-id"], name="loyalty_entry_account_idx"),
             models.Index(fields=["kind", "-id"], name="loyalty_entry_kind_idx"),
             models.Index(fields=["source_type", "-id"], name="loyalty_entry_source_idx"),
+            # A partner's own transactions, newest first.
+            models.Index(fields=["source_type", "source_id", "-id"], name="loyalty_entry_source_id_idx"),
             models.Index(fields=["effective_at"], name="loyalty_entry_effective_idx"),
             models.Index(fields=["created_at"], name="loyalty_entry_created_idx"),
             models.Index(

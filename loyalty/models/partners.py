@@ -210,14 +210,3 @@ class WebhookAttempt(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
-
-
-def _send_webhooks(event_type: str, account_id: int, data: dict) -> None:
-    # Imported here: the webhooks module needs these models loaded first.
-    from loyalty.webhooks import on_domain_event
-
-    on_domain_event(event_type, account_id, data)
-
-
-# Registered when the models load, which every process (web, worker, command, test) does at start-up.
-events.subscribe(_send_webhooks)
