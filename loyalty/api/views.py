@@ -335,13 +335,16 @@ class PointsWriteView(PartnerView):
             account = self.points_account(
                 member_id=data.get("member_id"), member_external_id=data.get("member_external_id")
             )
-            entry = self.write(account, data)
+            entry = self.service(
+                account=account,
+                points=data["points"],
+                source=self.credentials.source,
+                external_reference=data.get("reference"),
+                reason=data.get("reason", ""),
+            )
             return status.HTTP_201_CREATED, points_result(entry, tier=account.tier)
 
         return idempotent_response(request, perform)
-
-    def write(self, account, data):
-        raise NotImplementedError
 
 
 @extend_schema_view(
@@ -364,15 +367,7 @@ class PointsWriteView(PartnerView):
 )
 class PointsCreditView(PointsWriteView):
     required_scopes = {"POST": Scope.POINTS_EARN}
-
-    def write(self, account, data):
-        return points_credit(
-            account=account,
-            points=data["points"],
-            source=self.credentials.source,
-            external_reference=data.get("reference"),
-            reason=data.get("reason", ""),
-        )
+    service = staticmethod(points_credit)
 
 
 @extend_schema_view(
@@ -407,15 +402,7 @@ class PointsCreditView(PointsWriteView):
 )
 class PointsRedeemView(PointsWriteView):
     required_scopes = {"POST": Scope.POINTS_REDEEM}
-
-    def write(self, account, data):
-        return points_debit(
-            account=account,
-            points=data["points"],
-            source=self.credentials.source,
-            external_reference=data.get("reference"),
-            reason=data.get("reason", ""),
-        )
+    service = staticmethod(points_debit)
 
 
 @extend_schema_view(
