@@ -134,7 +134,11 @@ FILTER_CASES = {
         [("loyalty_entry_reference_like",), LEDGER_BY_ACCOUNT],
     ),
     "ledger kind": (LedgerEntry, lambda a: {"kind__exact": "adjust"}, [("loyalty_entry_kind_idx",)]),
-    "ledger source": (LedgerEntry, lambda a: {"source_type__exact": "import"}, [("loyalty_entry_source_idx",)]),
+    "ledger source": (
+        LedgerEntry,
+        lambda a: {"source_type__exact": "import"},
+        [("loyalty_entry_source_idx", "loyalty_entry_source_id_idx")],
+    ),
     "ledger date": (LedgerEntry, lambda a: _day_range("effective_at"), [("loyalty_entry_effective_idx",)]),
     "ledger program": (
         LedgerEntry,
