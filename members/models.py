@@ -61,9 +61,9 @@ class Member(models.Model):
         ordering = ["-id"]
         indexes = [
             # Prefix search on identifiers in the admin and exact look-ups in the API.
-            models.Index(fields=["email"], name="members_email_idx", condition=~models.Q(email="")),
             models.Index(fields=["phone"], name="members_phone_idx", condition=~models.Q(phone="")),
             models.Index(fields=["external_id"], name="members_external_id_like", opclasses=["varchar_pattern_ops"]),
+            # Serves exact look-ups by email as well as prefix search.
             models.Index(fields=["email"], name="members_email_like", opclasses=["varchar_pattern_ops"]),
             models.Index(fields=["status"], name="members_status_idx"),
             models.Index(fields=["joined_at"], name="members_joined_at_idx"),

@@ -32,8 +32,9 @@ from loyalty.models.program import Program, Tier
 class PointAccount(models.Model):
     """A member's enrolment in a program, with cached balances."""
 
+    # Indexed by the unique (member, program) constraint.
     member = models.ForeignKey(
-        "members.Member", on_delete=models.PROTECT, related_name="accounts", verbose_name=_("member")
+        "members.Member", on_delete=models.PROTECT, related_name="accounts", verbose_name=_("member"), db_index=False
     )
     # Indexed by ``loyalty_account_prog_tier_idx`` (program, tier).
     program = models.ForeignKey(
