@@ -1004,7 +1004,9 @@ def _tier_statement(tiers: list[Tier], now: datetime.datetime) -> tuple[str, dic
     return sql, params
 
 
-def _evaluate_tier_batch(sql: str, params: dict, account_ids: list[int], result: TierResult) -> None:
+def _evaluate_tier_batch(
+    sql: str, params: dict, account_ids: list[int], result: TierResult, tiers: dict[int, Tier]
+) -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, {**params, "ids": account_ids})
         for account_id, member_id, reason, from_tier_id, to_tier_id in cursor.fetchall():
@@ -1015,12 +1017,10 @@ def _evaluate_tier_batch(sql: str, params: dict, account_ids: list[int], result:
                 result.upgraded += 1
             else:
                 result.downgraded += 1
-            _emit_tier_change(account_id, member_id, from_tier_id, to_tier_id, reason)
+            _emit_tier_change(account_id, member_id, tiers.get(from_tier_id), tiers[to_tier_id], reason)
 
 
-def _emit_tier_change(account_id: int, member_id: int, from_tier_id: int | None, to_tier_id: int, reason: str) -> None:
-    tiers = {tier.pk: tier for tier in Tier.objects.filter(pk__in=[from_tier_id, to_tier_id]).select_related("program")}
-    from_tier, to_tier = tiers.get(from_tier_id), tiers[to_tier_id]
+def _emit_tier_change(account_id: int, member_id: int, from_tier: Tier | None, to_tier: Tier, reason: str) -> None:
     events.emit(
         events.TIER_CHANGED,
         account_id=account_id,
@@ -1035,6 +1035,7 @@ def _emit_tier_change(account_id: int, member_id: int, from_tier_id: int | None,
 
 
 def _program_tiers(program: Program) -> list[Tier]:
+    # Loaded once per run: the evaluation statement and the events of every batch read them.
     return list(Tier.objects.filter(program=program).select_related("program").order_by("rank"))
 
 
@@ -1045,10 +1046,11 @@ def tiers_evaluate(*, program: Program, now: datetime.datetime | None = None) ->
     tiers = _program_tiers(program)
     if tiers:
         sql, params = _tier_statement(tiers, now)
+        tiers_by_id = {tier.pk: tier for tier in tiers}
         _in_locked_batches(
             f"SELECT a.id FROM loyalty_pointaccount a WHERE a.program_id = %(program)s {_BATCH_ORDER}",
             {"program": program.pk},
-            lambda account_ids: _evaluate_tier_batch(sql, params, account_ids, result),
+            lambda account_ids: _evaluate_tier_batch(sql, params, account_ids, result, tiers_by_id),
         )
     return result
 
@@ -1061,7 +1063,7 @@ def tier_evaluate_account(*, account: PointAccount, now: datetime.datetime | Non
     tiers = _program_tiers(account.program)
     if tiers:
         sql, params = _tier_statement(tiers, now)
-        _evaluate_tier_batch(sql, params, [account.pk], TierResult())
+        _evaluate_tier_batch(sql, params, [account.pk], TierResult(), {tier.pk: tier for tier in tiers})
     account.refresh_from_db()
     return account
 
@@ -1085,12 +1087,12 @@ def tier_assign(*, account: PointAccount, tier: Tier, user: AbstractBaseUser | N
         changed_by=user,
         changed_at=now,
     )
-    previous_tier_id = account.tier_id
+    previous_tier = account.tier
     account.tier = tier
     account.tier_achieved_at = now
     account.tier_grace_until = None
     account.save(update_fields=["tier", "tier_achieved_at", "tier_grace_until"])
-    _emit_tier_change(account.pk, account.member_id, previous_tier_id, tier.pk, TierChange.Reason.MANUAL)
+    _emit_tier_change(account.pk, account.member_id, previous_tier, tier, TierChange.Reason.MANUAL)
     return account
 
 

@@ -4,6 +4,8 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from loyalty import events
@@ -280,3 +282,27 @@ def test_nightly_tick_picks_programs_whose_local_hour_has_come(db):
     ProgramFactory(timezone="Asia/Dubai", nightly_hour=(hour_in_dubai + 1) % 24)
 
     assert nightly_tick() == [due.pk]
+
+
+def _queries_to_upgrade(program, count: int, source) -> int:
+    for _ in range(count):
+        points_credit(account=AccountFactory(program=program), points=1200, source=source)
+    with CaptureQueriesContext(connection) as context:
+        assert tiers_evaluate(program=program).upgraded == count
+    return len(context.captured_queries)
+
+
+def test_set_based_upgrades_raise_tier_events_without_a_query_per_account(tiered_program, pos, captured_events):
+    program, silver, gold, _ = tiered_program
+
+    few, many = _queries_to_upgrade(program, 2, pos), _queries_to_upgrade(program, 6, pos)
+
+    assert few == many
+    changed = [data for kind, _, data in captured_events if kind == events.TIER_CHANGED]
+    assert len(changed) == 8
+    assert {key: changed[0][key] for key in ("program", "from_tier", "to_tier", "reason")} == {
+        "program": program.code,
+        "from_tier": silver.code,
+        "to_tier": gold.code,
+        "reason": "upgrade",
+    }
