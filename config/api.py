@@ -27,6 +27,7 @@ CONFLICT_CODES = frozenset(
         "already_reversed",
         "duplicate_reference",
         "member_exists",
+        "program_changing",
         "request_in_progress",
     }
 )

@@ -13,6 +13,10 @@ class ProgramInactive(DomainError):
     code = "program_inactive"
 
 
+class ProgramChanging(DomainError):
+    code = "program_changing"
+
+
 class InsufficientPoints(DomainError):
     code = "insufficient_points"
 

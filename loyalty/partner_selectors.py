@@ -1,18 +1,12 @@
 """What a partner may read: members of its program, their balances and lots, and its own ledger entries."""
 
-import threading
-import time
-from dataclasses import dataclass
-
 from django.db import connection
 from django.db.models import Min, QuerySet, Sum
 from django.utils.translation import gettext as _
 
-from loyalty.models import LedgerEntry, PointAccount, PointLot, Program, SourceType, Tier
+from loyalty.models import LedgerEntry, PointAccount, PointLot, SourceType, Tier
+from loyalty.selectors import program_terms
 from members.errors import MemberNotFound
-
-# How long a process reuses a program's policy and tiers for pricing a purchase (see program_terms).
-PROGRAM_TERMS_SECONDS = 30.0
 
 
 def partner_accounts(*, program_id: int) -> QuerySet[PointAccount]:
@@ -30,35 +24,6 @@ def partner_account(*, program_id: int, member_id: int | None = None, member_ext
     if account is None:
         raise MemberNotFound(_("No such member is enrolled in your program."), field="member")
     return account
-
-
-@dataclass(frozen=True)
-class _ProgramTerms:
-    program: Program
-    tiers: dict[int, Tier]
-    loaded_at: float
-
-
-_terms: dict[int, _ProgramTerms] = {}
-_terms_lock = threading.Lock()
-
-
-def program_terms(program_id: int) -> tuple[Program, dict[int, Tier]]:
-    """The program and its tiers by id, as this process last read them (at most PROGRAM_TERMS_SECONDS ago).
-
-    Earning reads the earn rate, rounding, currency and tier multipliers on every purchase, and they change
-    rarely; the ledger service still reads the program itself, under the account lock, for everything else.
-    """
-    terms = _terms.get(program_id)
-    if terms is None or time.monotonic() - terms.loaded_at > PROGRAM_TERMS_SECONDS:
-        program = Program.objects.get(pk=program_id)
-        tiers = {tier.pk: tier for tier in Tier.objects.filter(program_id=program_id)}
-        for tier in tiers.values():
-            tier.program = program
-        terms = _ProgramTerms(program, tiers, time.monotonic())
-        with _terms_lock:
-            _terms[program_id] = terms
-    return terms.program, terms.tiers
 
 
 _POINTS_ACCOUNT_SQL = {

@@ -1,14 +1,51 @@
 """Reads about the ledger that are more than a filter."""
 
+import threading
+import time
 from dataclasses import dataclass
 
 from django.db import connection
 from django.utils.translation import gettext as _
 
 from loyalty.errors import AccountNotFound
-from loyalty.models import PointAccount, Program
+from loyalty.models import PointAccount, Program, Tier
 from members.errors import MemberNotFound
 from members.models import Member
+
+# How long a process reuses a program's policy and tiers (see program_terms).
+PROGRAM_TERMS_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class _ProgramTerms:
+    program: Program
+    tiers: dict[int, Tier]
+    loaded_at: float
+
+
+_terms: dict[int, _ProgramTerms] = {}
+_terms_lock = threading.Lock()
+
+
+def program_terms(program_id: int, *, reload: bool = False) -> tuple[Program, dict[int, Tier]]:
+    """The program and its tiers by id, as this process last read them (at most PROGRAM_TERMS_SECONDS ago).
+
+    Writes read the earn rate, currency, pending days, expiry policy and tier multipliers on every request, and
+    they change rarely. A points credit compares the program's ``updated_at`` under the account lock and calls
+    again with ``reload`` when it changed, so its policies are never stale; tier multipliers may be, for up to
+    PROGRAM_TERMS_SECONDS.
+    """
+    terms = _terms.get(program_id)
+    if reload or terms is None or time.monotonic() - terms.loaded_at > PROGRAM_TERMS_SECONDS:
+        program = Program.objects.get(pk=program_id)
+        tiers = {tier.pk: tier for tier in Tier.objects.filter(program_id=program_id)}
+        for tier in tiers.values():
+            tier.program = program
+        terms = _ProgramTerms(program, tiers, time.monotonic())
+        with _terms_lock:
+            _terms[program_id] = terms
+    return terms.program, terms.tiers
+
 
 RECONCILE_SQL = """
 WITH scope AS (

@@ -8,6 +8,7 @@ jobs take the same locks, in the same order, in batches. See ``loyalty.models.le
 import datetime
 import zoneinfo
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -30,6 +31,7 @@ from loyalty.errors import (
     InsufficientPoints,
     NotPending,
     NotReversible,
+    ProgramChanging,
     ProgramInactive,
     ReversalExceedsEntry,
     SelfApproval,
@@ -48,6 +50,7 @@ from loyalty.models import (
     TierChange,
 )
 from loyalty.policies import add_months, inactivity_period_sql, lot_expiry, program_zone
+from loyalty.selectors import program_terms
 from members.errors import MemberBlocked
 from members.models import Member
 
@@ -394,7 +397,84 @@ def member_enroll(*, member: Member, program: Program, enrolled_at: datetime.dat
 # Credit, debit, reverse
 
 
-@transaction.atomic
+# One statement locks the account, checks the member and the program, inserts the entry and its lot and
+# moves the balances. The guards only let the insert through when the member is not blocked, the program is
+# active and still at the version the caller priced the credit with; a reference the source already used makes
+# the insert do nothing. So an expected refusal writes nothing and raises no database error, and the write
+# needs no savepoint of its own inside a caller's transaction.
+_CREDIT_SQL = """
+WITH target AS (
+    SELECT a.id, a.available AS available_before, m.status AS member_status, m.external_id AS member_external_id,
+           p.active AS program_active, p.updated_at AS program_updated_at
+    FROM loyalty_pointaccount a
+    JOIN members_member m ON m.id = a.member_id
+    JOIN loyalty_program p ON p.id = a.program_id
+    WHERE a.id = %(account)s
+    FOR UPDATE OF a
+), entry AS (
+    INSERT INTO loyalty_ledgerentry (account_id, kind, points, effective_at, created_at, source_type, source_id,
+                                     created_by_id, external_reference, spend_amount, currency, reason, metadata)
+    SELECT id, %(kind)s, %(points)s, %(effective_at)s, %(now)s, %(source_type)s, %(source_id)s,
+           %(created_by)s, %(reference)s, %(spend_amount)s, %(currency)s, %(reason)s, %(metadata)s
+    FROM target
+    WHERE member_status <> %(blocked)s AND program_active AND program_updated_at = %(program_updated_at)s
+    ON CONFLICT (source_type, source_id, external_reference) WHERE external_reference IS NOT NULL DO NOTHING
+    RETURNING id, account_id
+), lot AS (
+    INSERT INTO loyalty_pointlot (account_id, entry_id, points, remaining, activates_at, activated_at, expires_at,
+                                  created_at)
+    SELECT account_id, id, %(points)s, %(points)s, %(activates_at)s, %(activated_at)s, %(expires_at)s, %(now)s
+    FROM entry
+), balance AS (
+    UPDATE loyalty_pointaccount a
+    SET available = a.available + %(available)s, pending = a.pending + %(pending)s,
+        lifetime_earned = a.lifetime_earned + %(points)s, last_activity_at = %(now)s
+    FROM entry
+    WHERE a.id = entry.account_id
+    RETURNING a.member_id, a.program_id, a.tier_id, a.available, a.pending, a.lifetime_earned, a.lifetime_spent,
+              a.lifetime_expired, a.negative_balance_policy, a.last_activity_at
+)
+SELECT target.member_status, target.member_external_id, target.program_active, target.program_updated_at,
+       target.available_before, entry.id, balance.*
+FROM target LEFT JOIN entry ON TRUE LEFT JOIN balance ON TRUE
+"""
+_CREDITED_ACCOUNT_FIELDS = (
+    "member_id",
+    "program_id",
+    "tier_id",
+    "available",
+    "pending",
+    "lifetime_earned",
+    "lifetime_spent",
+    "lifetime_expired",
+    "negative_balance_policy",
+    "last_activity_at",
+)
+_CREDITED_ENTRY_FIELDS = (
+    "id",
+    "account_id",
+    "kind",
+    "points",
+    "effective_at",
+    "created_at",
+    "source_type",
+    "source_id",
+    "created_by_id",
+    "external_reference",
+    "reverses_id",
+    "spend_amount",
+    "currency",
+    "reason",
+    "metadata",
+)
+
+
+def _write_transaction():
+    """A transaction for a write that refuses before writing anything: inside a caller's transaction it adds
+    nothing (a savepoint would cost two round trips and protect nothing), on its own it is one."""
+    return nullcontext() if connection.in_atomic_block else transaction.atomic()
+
+
 def points_credit(
     *,
     account: PointAccount,
@@ -413,6 +493,7 @@ def points_credit(
     """Credit points as a new lot: available at once, or pending until ``activates_at`` or an event.
 
     Without ``activates_at`` the program's pending days apply; without ``expires_at`` its expiry policy does.
+    The returned entry carries the account as the credit left it (balances, member, program).
     """
     points = _require_points(points)
     source = _require_source(source)
@@ -425,50 +506,84 @@ def points_credit(
     external_reference = _clean_reference(external_reference)
     if spend_amount is not None and (not isinstance(spend_amount, Decimal) or spend_amount < 0):
         raise InvalidInput(_("spend_amount must be a non-negative Decimal."), field="spend_amount")
+    program_id = account.program_id
+    if program_id is None:
+        raise AccountNotFound(_("There is no point account %(id)s.") % {"id": account.pk}, field="account")
+    metadata = metadata or {}
+    metadata_field = LedgerEntry._meta.get_field("metadata")
 
-    account = _lock_account(account.pk)
-    _require_can_transact(account)
-    program = account.program
-    now = timezone.now()
-    effective_at = effective_at or now
-    if activates_at is None and not hold_until_event and program.pending_days:
-        activates_at = effective_at + datetime.timedelta(days=program.pending_days)
-    pending = hold_until_event or (activates_at is not None and activates_at > now)
-    if expires_at is None:
-        expires_at = lot_expiry(program, effective_at)
-
-    entry = _insert_entry(
-        account=account,
-        kind=kind,
-        points=points,
-        source=source,
-        now=now,
-        effective_at=effective_at,
-        external_reference=external_reference,
-        spend_amount=spend_amount,
-        reason=reason,
-        metadata=metadata,
-    )
-    PointLot.objects.create(
-        account=account,
-        entry=entry,
-        points=points,
-        remaining=points,
-        activates_at=None if hold_until_event else (activates_at or effective_at),
-        activated_at=None if pending else now,
-        expires_at=expires_at,
-        created_at=now,
-    )
-    available_before = account.available
-    if pending:
-        account.pending += points
-    else:
-        account.available += points
-    account.lifetime_earned += points
-    _save_balances(account, now)
-    if not pending and available_before < 0:
-        _settle_debt(account)
-    _emit_entry(events.POINTS_EARNED, entry, account)
+    with _write_transaction():
+        program, _tiers = program_terms(program_id)
+        for _attempt in range(3):
+            now = timezone.now()
+            moment = effective_at or now
+            activates = activates_at
+            if activates is None and not hold_until_event and program.pending_days:
+                activates = moment + datetime.timedelta(days=program.pending_days)
+            pending = hold_until_event or (activates is not None and activates > now)
+            expires = expires_at if expires_at is not None else lot_expiry(program, moment)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _CREDIT_SQL,
+                    {
+                        "account": account.pk,
+                        "kind": kind,
+                        "points": points,
+                        "effective_at": moment,
+                        "now": now,
+                        "source_type": source.type,
+                        "source_id": source.id,
+                        "created_by": source.user.pk if source.user is not None else None,
+                        "reference": external_reference,
+                        "spend_amount": spend_amount,
+                        "currency": program.currency if spend_amount is not None else "",
+                        "reason": reason,
+                        "metadata": metadata_field.get_db_prep_value(metadata, connection),
+                        "blocked": Member.Status.BLOCKED,
+                        "program_updated_at": program.updated_at,
+                        "activates_at": None if hold_until_event else (activates or moment),
+                        "activated_at": None if pending else now,
+                        "expires_at": expires,
+                        "available": 0 if pending else points,
+                        "pending": points if pending else 0,
+                    },
+                )
+                row = cursor.fetchone()
+            if row is None:
+                raise AccountNotFound(_("There is no point account %(id)s.") % {"id": account.pk}, field="account")
+            member_status, member_external_id, program_active, program_updated_at, available_before, entry_id = row[:6]
+            if member_status == Member.Status.BLOCKED:
+                raise MemberBlocked(
+                    _("Member %(id)s is blocked and cannot earn or spend points.") % {"id": member_external_id}
+                )
+            if not program_active:
+                raise ProgramInactive(_("Program %(code)s is not active.") % {"code": program.code})
+            if program_updated_at == program.updated_at:
+                break
+            program, _tiers = program_terms(program_id, reload=True)
+        else:
+            raise ProgramChanging(_("Program %(code)s is being changed; retry shortly.") % {"code": program.code})
+        if entry_id is None:
+            raise DuplicateReference(
+                _("Reference '%(reference)s' was already used by this source.") % {"reference": external_reference},
+                field="external_reference",
+            )
+        credited = PointAccount.from_db(None, ["id", *_CREDITED_ACCOUNT_FIELDS], [account.pk, *row[6:]])
+        credited.program = program
+        credited.member = Member.from_db(
+            None, ["id", "status", "external_id"], [credited.member_id, member_status, member_external_id]
+        )
+        entry = LedgerEntry.from_db(
+            None,
+            _CREDITED_ENTRY_FIELDS,
+            [entry_id, account.pk, kind, points, moment, now, source.type, source.id,
+             source.user.pk if source.user is not None else None, external_reference, None, spend_amount,
+             program.currency if spend_amount is not None else "", reason, metadata],
+        )  # fmt: skip
+        entry.account = credited
+        if not pending and available_before < 0:
+            _settle_debt(credited)
+        _emit_entry(events.POINTS_EARNED, entry, credited)
     return entry
 
 

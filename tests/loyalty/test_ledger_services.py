@@ -2,19 +2,22 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from loyalty import events
 from loyalty.errors import (
     AccountNotFound,
     AlreadyReversed,
+    DuplicateReference,
     InsufficientPoints,
     NotPending,
     NotReversible,
+    ProgramInactive,
     TransferNotAllowed,
 )
 from loyalty.models import EntryKind, LedgerEntry, PointAccount, PointLot, Program
-from loyalty.selectors import account_for_member, reconcile
+from loyalty.selectors import account_for_member, program_terms, reconcile
 from loyalty.services import (
     entry_reverse,
     lot_activate,
@@ -426,3 +429,46 @@ def test_program_save_rejects_unknown_zones_and_currencies(program, field, value
     with pytest.raises(Exception) as error:
         program_save(program=program)
     assert error.value.field == field
+
+
+# The credit prices with the program as this process cached it, and checks it under the lock.
+
+
+def test_credit_follows_a_program_changed_elsewhere_since_this_process_cached_it(account, pos):
+    program_terms(account.program_id)  # cached here, as an earlier request would have
+    elsewhere = Program.objects.get(pk=account.program_id)
+    elsewhere.pending_days = 7
+    elsewhere.save()
+
+    entry = points_credit(account=account, points=40, source=pos)
+
+    assert _balances(account) == (0, 40)
+    assert entry.lots.get().activates_at == entry.effective_at + 7 * DAY
+
+
+def test_credit_is_refused_at_once_when_the_program_is_deactivated_elsewhere(account, pos):
+    program_terms(account.program_id)
+    Program.objects.filter(pk=account.program_id).update(active=False)
+    before = _snapshot(account)
+
+    with pytest.raises(ProgramInactive):
+        points_credit(account=account, points=40, source=pos)
+
+    assert _snapshot(account) == before
+
+
+def test_a_refused_credit_leaves_the_callers_transaction_usable(funded, pos):
+    account, _credit, _debit = funded
+    other = AccountFactory(program=account.program)
+    member_block(member=other.member, reason="Card reported stolen")
+
+    with transaction.atomic():
+        with pytest.raises(MemberBlocked):
+            points_credit(account=other, points=5, source=pos)
+        with pytest.raises(DuplicateReference):
+            points_credit(account=account, points=5, source=pos, external_reference="seed")
+        points_credit(account=account, points=5, source=pos, external_reference="after-refusals")
+
+    assert _balances(account) == (75, 0)
+    assert _balances(other) == (0, 0)
+    assert LedgerEntry.objects.filter(external_reference="seed").count() == 1
