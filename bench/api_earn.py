@@ -12,6 +12,7 @@ Without DATABASE_URL the embedded PostgreSQL is used (database loyalty_bench_api
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -95,10 +96,11 @@ def seed(*, members: int, keys: int) -> tuple[list[int], list[str], int]:
 
 
 def cpu_per_request(*, members: list[int], key: str, requests: int = 100, rounds: int = 6) -> dict[str, float]:
-    """Process CPU per request of each endpoint, served in this process (best of ``rounds``).
+    """CPU per request of each endpoint served in this process (best of ``rounds``): this process's, and the
+    PostgreSQL backend's serving it when the server runs on this machine (``None`` otherwise).
 
     On a machine shared with other work, throughput swings with the neighbours' load; the CPU a request
-    costs in Python stays put, and it is what bounds throughput on two cores.
+    costs in Python and in PostgreSQL stays put, and it is what bounds throughput on two cores.
     """
     from django.test import Client
     from django.test.utils import override_settings
@@ -124,17 +126,45 @@ def cpu_per_request(*, members: list[int], key: str, requests: int = 100, rounds
 
     paths = {"bare": "/bench/bare", "naive": "/bench/naive-earn", "earn": "/api/v1/purchases"}
     best = dict.fromkeys(paths, float("inf"))
+    best_backend = dict.fromkeys(paths, float("inf"))
+    backend_seconds = _backend_cpu_reader() or (lambda: math.nan)
     with override_settings(ROOT_URLCONF="bench.api_urls", ALLOWED_HOSTS=["testserver"]):
         for path in paths.values():
             for _ in range(20):
                 send(path)
         for _ in range(rounds):
             for name, path in paths.items():
-                started = time.process_time()
+                started, backend_started = time.process_time(), backend_seconds()
                 for _ in range(requests):
                     send(path)
                 best[name] = min(best[name], (time.process_time() - started) / requests * 1000)
-    return best
+                best_backend[name] = min(best_backend[name], (backend_seconds() - backend_started) / requests * 1000)
+    return {
+        name: {"python_ms": best[name], "postgres_ms": None if math.isinf(best_backend[name]) else best_backend[name]}
+        for name in paths
+    }
+
+
+def _backend_cpu_reader():
+    """A function returning the CPU seconds used so far by this connection's PostgreSQL backend, read from /proc
+    when the server runs on this machine; None when it cannot be read (a remote server, or not ours to read)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    stat = Path(f"/proc/{pid}/stat")
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def seconds() -> float:
+        fields = stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime and stime
+
+    try:
+        seconds()
+    except OSError:
+        return None
+    return seconds
 
 
 def start_server(*, port: int, workers: int, threads: int) -> subprocess.Popen:
@@ -252,7 +282,15 @@ def main() -> int:
         members, keys, _partner_id = seed(members=args.members, keys=args.keys)
     print(f"data: {len(members)} members, {len(keys)} keys (set up in {setup_time.seconds:.1f} s)")
     cpu = cpu_per_request(members=members, key=keys[0])
-    print("CPU per request, in one process: " + "   ".join(f"{name} {ms:.2f} ms" for name, ms in cpu.items()))
+    print(
+        "CPU per request, served in one process (Python + PostgreSQL backend): "
+        + "   ".join(
+            f"{name} {ms['python_ms']:.2f} + {ms['postgres_ms']:.2f} ms"
+            if ms["postgres_ms"] is not None
+            else f"{name} {ms['python_ms']:.2f} ms"
+            for name, ms in cpu.items()
+        )
+    )
 
     targets = {
         "bare": ("/bench/bare", False),
