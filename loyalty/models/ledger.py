@@ -40,8 +40,15 @@ class PointAccount(models.Model):
     program = models.ForeignKey(
         Program, on_delete=models.PROTECT, related_name="accounts", verbose_name=_("program"), db_index=False
     )
+    # Indexed by ``loyalty_account_prog_tier_idx`` (program, tier): tiers belong to one program.
     tier = models.ForeignKey(
-        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="accounts", verbose_name=_("tier")
+        Tier,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="accounts",
+        verbose_name=_("tier"),
+        db_index=False,
     )
     tier_achieved_at = models.DateTimeField(_("tier since"), null=True, blank=True)
     tier_grace_until = models.DateTimeField(
@@ -125,6 +132,7 @@ class LedgerEntry(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("staff user"),
+        db_index=False,
     )
     # NULL, not "", means "no reference", so the per-source unique constraint ignores entries without one.
     external_reference = models.CharField(_("external reference"), max_length=128, null=True, blank=True)  # noqa: DJ001
@@ -135,6 +143,7 @@ class LedgerEntry(models.Model):
         blank=True,
         related_name="reversals",
         verbose_name=_("reverses"),
+        db_index=False,
     )
     spend_amount = models.DecimalField(_("spend amount"), max_digits=14, decimal_places=2, null=True, blank=True)
     currency = models.CharField(_("currency"), max_length=3, blank=True, default="")
@@ -172,11 +181,15 @@ class LedgerEntry(models.Model):
         indexes = [
             models.Index(fields=["account", "-id"], name="loyalty_entry_account_idx"),
             models.Index(fields=["kind", "-id"], name="loyalty_entry_kind_idx"),
-            models.Index(fields=["source_type", "-id"], name="loyalty_entry_source_idx"),
-            # A partner's own transactions, newest first.
+            # A partner's own transactions, newest first; also serves the admin's filter by source type.
             models.Index(fields=["source_type", "source_id", "-id"], name="loyalty_entry_source_id_idx"),
             models.Index(fields=["effective_at"], name="loyalty_entry_effective_idx"),
             models.Index(fields=["created_at"], name="loyalty_entry_created_idx"),
+            # Most entries are neither reversals nor made by staff: only those that are need an index entry.
+            models.Index(fields=["reverses"], name="loyalty_entry_reverses_idx", condition=Q(reverses__isnull=False)),
+            models.Index(
+                fields=["created_by"], name="loyalty_entry_created_by_idx", condition=Q(created_by__isnull=False)
+            ),
             models.Index(
                 fields=["external_reference"],
                 name="loyalty_entry_reference_like",
@@ -270,13 +283,15 @@ class TierChange(models.Model):
 
     # Indexed by ``loyalty_tierchange_account_idx`` (account, -changed_at).
     account = models.ForeignKey(PointAccount, on_delete=models.PROTECT, related_name="tier_changes", db_index=False)
-    from_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    from_tier = models.ForeignKey(
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     to_tier = models.ForeignKey(Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     reason = models.CharField(_("reason"), max_length=16, choices=Reason.choices)
     metric_value = models.DecimalField(_("metric value"), max_digits=16, decimal_places=2, null=True, blank=True)
     note = models.CharField(_("note"), max_length=255, blank=True, default="")
     changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
@@ -287,7 +302,13 @@ class TierChange(models.Model):
         indexes = [
             models.Index(fields=["account", "-changed_at"], name="loyalty_tierchange_account_idx"),
             models.Index(fields=["-changed_at", "-id"], name="loyalty_tierchange_recent_idx"),
-            models.Index(fields=["reason", "-changed_at"], name="loyalty_tierchange_reason_idx"),
+            # Enrolments and imports have no previous tier, and jobs no staff user: partial indexes skip them.
+            models.Index(
+                fields=["from_tier"], name="loyalty_tierchange_from_idx", condition=Q(from_tier__isnull=False)
+            ),
+            models.Index(
+                fields=["changed_by"], name="loyalty_tierchange_by_idx", condition=Q(changed_by__isnull=False)
+            ),
         ]
 
     def __str__(self) -> str:
