@@ -5,6 +5,7 @@ balances, so all writers of one account are serialised and none can deadlock ano
 jobs take the same locks, in the same order, in batches. See ``loyalty.models.ledger`` for the invariants.
 """
 
+import copy
 import datetime
 import zoneinfo
 from collections.abc import Callable
@@ -140,24 +141,64 @@ def _clean_reason(reason: str | None, *, required: bool = False) -> str:
     return reason
 
 
-def _lock_account(account_id: int | None) -> PointAccount:
-    try:
-        return (
-            PointAccount.objects.select_for_update(of=("self",)).select_related("member", "program").get(pk=account_id)
-        )
-    except PointAccount.DoesNotExist as error:
-        raise AccountNotFound(_("There is no point account %(id)s.") % {"id": account_id}, field="account") from error
+_ACCOUNT_COLUMNS = tuple(field.attname for field in PointAccount._meta.concrete_fields)
+# The account row with only what the services need of its member and program; the program's policies come from
+# the per-process program terms, read again when the row shows a newer version.
+_LOCK_ACCOUNTS_SQL = (
+    "SELECT "
+    + ", ".join(f"a.{column}" for column in _ACCOUNT_COLUMNS)
+    + """, m.status, m.external_id, p.active, p.updated_at
+    FROM loyalty_pointaccount a
+    JOIN members_member m ON m.id = a.member_id
+    JOIN loyalty_program p ON p.id = a.program_id
+    WHERE a.id = ANY(%s)
+    ORDER BY a.id
+    FOR UPDATE OF a"""
+)
+
+
+def _loaded(model, **values):
+    """An instance of ``model`` as if loaded from the database with these fields; the others stay deferred."""
+    names = [field.attname for field in model._meta.concrete_fields if field.attname in values]
+    return model.from_db(None, names, [values[name] for name in names])
+
+
+def _member_of(account: PointAccount, *, status: str, external_id: str) -> Member:
+    # The member's other fields stay deferred: loaded only if something asks for them.
+    return _loaded(Member, id=account.member_id, status=status, external_id=external_id)
+
+
+def _current_program(program_id: int, updated_at: datetime.datetime, active: bool) -> Program:
+    program, _tiers = program_terms(program_id)
+    if program.updated_at != updated_at:
+        program, _tiers = program_terms(program_id, reload=True)
+    if program.active != active:  # switched by a bulk update that left updated_at alone
+        program = copy.copy(program)
+        program.active = active
+    return program
 
 
 def _lock_accounts(*account_ids: int) -> dict[int, PointAccount]:
-    """Lock several accounts in primary-key order, the one order every writer uses."""
-    accounts = (
-        PointAccount.objects.select_for_update(of=("self",))
-        .select_related("member", "program")
-        .filter(pk__in=account_ids)
-        .order_by("pk")
-    )
-    return {account.pk: account for account in accounts}
+    """Lock several accounts in primary-key order, the one order every writer uses; one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_ACCOUNTS_SQL, [list(account_ids)])
+        rows = cursor.fetchall()
+    accounts = {}
+    width = len(_ACCOUNT_COLUMNS)
+    for row in rows:
+        account = _loaded(PointAccount, **dict(zip(_ACCOUNT_COLUMNS, row[:width], strict=True)))
+        status, external_id, active, updated_at = row[width:]
+        account.member = _member_of(account, status=status, external_id=external_id)
+        account.program = _current_program(account.program_id, updated_at, active)
+        accounts[account.pk] = account
+    return accounts
+
+
+def _lock_account(account_id: int | None) -> PointAccount:
+    account = _lock_accounts(account_id).get(account_id) if account_id is not None else None
+    if account is None:
+        raise AccountNotFound(_("There is no point account %(id)s.") % {"id": account_id}, field="account")
+    return account
 
 
 def _require_can_transact(account: PointAccount) -> None:
@@ -450,23 +491,6 @@ _CREDITED_ACCOUNT_FIELDS = (
     "negative_balance_policy",
     "last_activity_at",
 )
-_CREDITED_ENTRY_FIELDS = (
-    "id",
-    "account_id",
-    "kind",
-    "points",
-    "effective_at",
-    "created_at",
-    "source_type",
-    "source_id",
-    "created_by_id",
-    "external_reference",
-    "reverses_id",
-    "spend_amount",
-    "currency",
-    "reason",
-    "metadata",
-)
 
 
 def _write_transaction():
@@ -568,18 +592,27 @@ def points_credit(
                 _("Reference '%(reference)s' was already used by this source.") % {"reference": external_reference},
                 field="external_reference",
             )
-        credited = PointAccount.from_db(None, ["id", *_CREDITED_ACCOUNT_FIELDS], [account.pk, *row[6:]])
+        credited = _loaded(PointAccount, id=account.pk, **dict(zip(_CREDITED_ACCOUNT_FIELDS, row[6:], strict=True)))
         credited.program = program
-        credited.member = Member.from_db(
-            None, ["id", "status", "external_id"], [credited.member_id, member_status, member_external_id]
+        credited.member = _member_of(credited, status=member_status, external_id=member_external_id)
+        entry = _loaded(
+            LedgerEntry,
+            id=entry_id,
+            account_id=account.pk,
+            kind=kind,
+            points=points,
+            effective_at=moment,
+            created_at=now,
+            source_type=source.type,
+            source_id=source.id,
+            created_by_id=source.user.pk if source.user is not None else None,
+            external_reference=external_reference,
+            reverses_id=None,
+            spend_amount=spend_amount,
+            currency=program.currency if spend_amount is not None else "",
+            reason=reason,
+            metadata=metadata,
         )
-        entry = LedgerEntry.from_db(
-            None,
-            _CREDITED_ENTRY_FIELDS,
-            [entry_id, account.pk, kind, points, moment, now, source.type, source.id,
-             source.user.pk if source.user is not None else None, external_reference, None, spend_amount,
-             program.currency if spend_amount is not None else "", reason, metadata],
-        )  # fmt: skip
         entry.account = credited
         if not pending and available_before < 0:
             _settle_debt(credited)

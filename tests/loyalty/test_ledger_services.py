@@ -246,7 +246,7 @@ def test_services_raise_domain_events_inside_the_transaction(account, pos):
     received = []
 
     def record(event_type, account_id, data):
-        received.append((event_type, account_id, data["points"]))
+        received.append((event_type, account_id, data["points"], data["member"], data["program"], data["available"]))
 
     events.subscribe(record)
     try:
@@ -256,11 +256,14 @@ def test_services_raise_domain_events_inside_the_transaction(account, pos):
     finally:
         events.unsubscribe(record)
 
+    member, program = account.member.external_id, account.program.code
     assert received == [
-        (events.POINTS_EARNED, account.pk, 10),
-        (events.POINTS_REDEEMED, account.pk, -4),
-        (events.POINTS_REVERSED, account.pk, -3),
+        (events.POINTS_EARNED, account.pk, 10, member, program, 10),
+        (events.POINTS_REDEEMED, account.pk, -4, member, program, 6),
+        (events.POINTS_REVERSED, account.pk, -3, member, program, 3),
     ]
+    assert (earned.account.member.external_id, earned.account.member.status) == (member, account.member.status)
+    assert earned.account.member.first_name == account.member.first_name  # deferred, loaded on demand
 
 
 def test_account_lookup_names_the_unknown_member(program):
