@@ -7,7 +7,9 @@ file is never held in memory; only a block of it and the current record.
 
 import codecs
 import csv
+import functools
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -263,14 +265,46 @@ class LegacyReader:
 
 
 _PHONE_SEPARATORS = str.maketrans("", "", " ().-\u00a0")
+# The number types phonenumbers tells apart; a number is valid when it fits the region's general pattern and
+# one of these. Mobile and fixed line come first because nearly every member's number is one of them.
+_NUMBER_TYPES = ("mobile", "fixed_line", "premium_rate", "toll_free", "shared_cost", "voip", "personal_number",
+                 "pager", "uan", "voicemail")  # fmt: skip
+
+_Rule = tuple[frozenset[int], Callable[[str], object]]
+
+
+def _rule(desc) -> _Rule | None:
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return frozenset(desc.possible_length), re.compile(desc.national_number_pattern).fullmatch
+
+
+def _fits(national: str, rule: _Rule) -> bool:
+    lengths, fullmatch = rule
+    return (not lengths or len(national) in lengths) and fullmatch(national) is not None
+
+
+@functools.cache
+def _single_region_rules(code: int) -> tuple[_Rule, list[_Rule]] | None:
+    """The validity rules of a calling code used by one region only (as ``phonenumbers.is_valid_number``)."""
+    regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code, ())
+    if len(regions) != 1 or regions[0] == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+        return None
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(regions[0])
+    general = _rule(metadata.general_desc) if metadata is not None else None
+    if general is None:
+        return None
+    return general, [rule for rule in (_rule(getattr(metadata, name)) for name in _NUMBER_TYPES) if rule]
 
 
 class PhoneNormalizer:
     """E.164 as ``members.normalize.normalize_phone`` does it, cheaper for numbers already written with a +.
 
     Country calling codes are prefix-free, so "+<digits>" names its country by its first one to three digits;
-    such a number is checked directly. Anything else (no +, a trunk 0 after the code, letters, a number the
-    quick check finds invalid) goes through the full parser, which has the last word.
+    such a number is checked directly against its region's patterns, trying the likely number types first
+    (``is_valid_number`` tries ten types in a fixed order, mobile last). Anything else (no +, a trunk 0 after
+    the code, letters, a code shared by several regions, a number the quick check finds invalid) goes through
+    the full parser, which has the last word.
     """
 
     def __init__(self, default_region: str = ""):
@@ -302,6 +336,11 @@ class PhoneNormalizer:
                 national = digits[size:]
                 if national.startswith("0"):
                     return None
+                rules = _single_region_rules(code)
+                if rules is not None:
+                    general, types = rules
+                    valid = _fits(national, general) and any(_fits(national, rule) for rule in types)
+                    return "+" + digits if valid else None
                 number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
                 return "+" + digits if phonenumbers.is_valid_number(number) else None
         return None
