@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--die-rows", type=int, default=20_000)
     parser.add_argument("--file", type=Path, default=None)
+    parser.add_argument("--workers", type=int, default=None, help="Writers (default: the import's own default).")
+    parser.add_argument("--chunk-rows", type=int, default=None, help="Rows per chunk (default: the import's).")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
     path = args.file or ROOT / ".data" / "bench" / f"legacy_{args.rows}.csv"
@@ -143,10 +145,12 @@ def main() -> None:
     Tier.objects.create(program=program, rank=0, code="base", name="Base")
     Tier.objects.create(program=program, rank=1, code="gold", name="Gold")
 
+    tuning = [*(["--workers", str(args.workers)] if args.workers else []),
+              *(["--chunk-rows", str(args.chunk_rows)] if args.chunk_rows else [])]  # fmt: skip
     load = os.getloadavg()
     seconds, rss_kib, output = manage(
         "import_legacy", str(path), "--program", "bench", "--date-format", "dmy", "--thousands", "comma",
-        "--max-points", "1000000", "--no-progress", env=env, timed=True,
+        "--max-points", "1000000", "--no-progress", *tuning, env=env, timed=True,
     )  # fmt: skip
     batch = ImportBatch.objects.get(program=program)
     print(output.split("\n  line")[0])
