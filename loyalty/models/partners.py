@@ -123,7 +123,10 @@ class ApiKey(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="+", verbose_name=_("partner"))
+    # No index of its own: the unique (partner, key) constraint leads with the partner.
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="+", verbose_name=_("partner"), db_index=False
+    )
     key = models.CharField(_("idempotency key"), max_length=255)
     fingerprint = models.CharField(_("request fingerprint"), max_length=64)
     method = models.CharField(_("method"), max_length=8)
