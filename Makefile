@@ -89,6 +89,12 @@ bench-admin: install
 bench-import: install
 	$(PY) bench/import_legacy.py $(BENCH_IMPORT_ARGS)
 
+# The floor for that import: the same file and schema, loaded by a hand-written set-based SQL pipeline (COPY, then
+# one INSERT ... SELECT per table, one transaction). It drops and recreates the database named in DATABASE_URL
+# (default loyalty_bench_floor on the local server).
+bench-import-floor: install
+	$(PY) bench/import_floor.py $(BENCH_IMPORT_FLOOR_ARGS)
+
 # The partner earn endpoint under gunicorn and wrk (Debian package wrk), against a naive DRF earn view and a
 # bare view, e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/loyalty_bench_api make bench-api
 bench-api: install
