@@ -38,7 +38,14 @@ from loyalty.admin_common import (
 from loyalty.admin_member import MemberWithAccountsAdmin
 from loyalty.models import AdjustmentRequest, LedgerEntry, PointAccount, PointLot, Program, Tier, TierChange
 from loyalty.resources import ProgramResource, TierResource
-from loyalty.services import adjustment_submit, program_save, program_validate, tier_evaluate_account
+from loyalty.services import (
+    adjustment_submit,
+    program_save,
+    program_validate,
+    tier_evaluate_account,
+    tiers_check,
+    tiers_save,
+)
 from members.models import Member
 
 
@@ -46,8 +53,24 @@ class HistoryAdmin(StreamingExportMixin, BigTableAdminMixin, ReadOnlyAdminMixin,
     """A big read-only table: shown and exported (CSV / XLSX, streamed), never written from the admin."""
 
 
+class TierInlineFormSet(forms.BaseInlineFormSet):
+    """The program's tiers are checked as a whole (entry tier at 0, thresholds rising with rank)."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        kept = [form.instance for form in self.forms if form.has_changed() and not self._should_delete_form(form)]
+        removed = [form.instance for form in self.deleted_forms if form.instance.pk is not None]
+        try:
+            tiers_check(program=self.instance, tiers=kept, deleted=removed)
+        except DomainError as error:
+            raise forms.ValidationError(error.message, code=error.code) from error
+
+
 class TierInline(admin.TabularInline):
     model = Tier
+    formset = TierInlineFormSet
     extra = 0
     ordering = ["rank"]
     fields = [
@@ -107,15 +130,60 @@ class ProgramAdmin(ExportMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         program_save(program=obj)
 
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Tier:
+            return super().save_formset(request, form, formset, change)
+        changed = formset.save(commit=False)
+        tiers_save(program=form.instance, tiers=changed, deleted=formset.deleted_objects)
+
+
+class TierForm(forms.ModelForm):
+    def _post_clean(self):
+        super()._post_clean()
+        if not self.errors:
+            try:
+                tiers_check(program=self.instance.program, tiers=[self.instance])
+            except DomainError as error:
+                add_domain_error(self, error)
+
 
 @admin.register(Tier)
 class TierAdmin(ImportExportMixin, admin.ModelAdmin):
     resource_classes = [TierResource]
+    form = TierForm
     list_display = ["name", "program", "rank", "code", "metric", "window", "threshold", "earn_multiplier"]
     list_filter = ["program"]
     list_select_related = ["program"]
     search_fields = ["code", "name"]
     ordering = ["program__name", "rank"]
+
+    @staticmethod
+    def _by_program(tiers) -> list[tuple[Program, list[Tier]]]:
+        programs: dict[int, tuple[Program, list[Tier]]] = {}
+        for tier in tiers:
+            programs.setdefault(tier.program_id, (tier.program, []))[1].append(tier)
+        return list(programs.values())
+
+    def save_model(self, request, obj, form, change):
+        tiers_save(program=obj.program, tiers=[obj])
+
+    def get_deleted_objects(self, objs, request):
+        """A deletion the tier rules refuse is listed with the protected objects, which stops it on the
+        confirmation page."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for program, tiers in self._by_program(objs):
+            try:
+                tiers_check(program=program, deleted=tiers)
+            except DomainError as error:
+                protected = [*protected, error.message]
+        return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request, obj):
+        tiers_save(program=obj.program, deleted=[obj])
+
+    def delete_queryset(self, request, queryset):
+        for program, tiers in self._by_program(queryset.select_related("program")):
+            tiers_save(program=program, deleted=tiers)
 
 
 class TierFilter(admin.SimpleListFilter):

@@ -30,7 +30,9 @@ from loyalty.services import (
     member_enroll,
     points_credit,
     points_debit,
+    program_save,
     tiers_evaluate,
+    tiers_save,
 )
 from members.models import Member
 from members.services import member_block, member_create
@@ -366,46 +368,51 @@ def _profiles(rng: random.Random, count: int, now: datetime.datetime, window_sta
 
 
 def _program_create() -> Program:
-    program = Program.objects.create(
-        code=DEMO_PROGRAM_CODE,
-        name="Gulf Rewards",
-        points_name="Gulf Points",
-        currency="AED",
-        earn_rate=Decimal("1"),
-        point_value=Decimal("0.01"),
-        rounding=Program.Rounding.DOWN,
-        pending_days=14,
-        expiry_policy=Program.ExpiryPolicy.ROLLING,
-        expiry_period=12,
-        expiry_period_unit=Program.PeriodUnit.MONTHS,
-        expiry_round_to_period_end=True,
-        negative_balance_policy=Program.NegativeBalancePolicy.FORBID,
-        timezone="Asia/Dubai",
-        nightly_hour=2,
-        expiry_warning_days=30,
+    program = program_save(
+        program=Program(
+            code=DEMO_PROGRAM_CODE,
+            name="Gulf Rewards",
+            points_name="Gulf Points",
+            currency="AED",
+            earn_rate=Decimal("1"),
+            point_value=Decimal("0.01"),
+            rounding=Program.Rounding.DOWN,
+            pending_days=14,
+            expiry_policy=Program.ExpiryPolicy.ROLLING,
+            expiry_period=12,
+            expiry_period_unit=Program.PeriodUnit.MONTHS,
+            expiry_round_to_period_end=True,
+            negative_balance_policy=Program.NegativeBalancePolicy.FORBID,
+            timezone="Asia/Dubai",
+            nightly_hour=2,
+            expiry_warning_days=30,
+        )
     )
     common = {"program": program, "metric": Tier.Metric.SPEND, "window": Tier.Window.ROLLING_MONTHS}
-    Tier.objects.create(code="silver", name="Silver", rank=0, threshold=Decimal("0"), **common, window_months=12)
-    Tier.objects.create(
-        code="gold",
-        name="Gold",
-        rank=1,
-        threshold=Decimal("2500"),
-        earn_multiplier=Decimal("1.25"),
-        downgrade_grace_days=90,
-        window_months=12,
-        **common,
-    )
-    Tier.objects.create(
-        code="platinum",
-        name="Platinum",
-        rank=2,
-        threshold=Decimal("5000"),
-        earn_multiplier=Decimal("1.50"),
-        downgrade_grace_days=90,
-        window_months=12,
-        **common,
-    )
+    tiers = [
+        Tier(code="silver", name="Silver", rank=0, threshold=Decimal("0"), **common, window_months=12),
+        Tier(
+            code="gold",
+            name="Gold",
+            rank=1,
+            threshold=Decimal("2500"),
+            earn_multiplier=Decimal("1.25"),
+            downgrade_grace_days=90,
+            window_months=12,
+            **common,
+        ),
+        Tier(
+            code="platinum",
+            name="Platinum",
+            rank=2,
+            threshold=Decimal("5000"),
+            earn_multiplier=Decimal("1.50"),
+            downgrade_grace_days=90,
+            window_months=12,
+            **common,
+        ),
+    ]
+    tiers_save(program=program, tiers=tiers)
     return program
 
 

@@ -1,14 +1,17 @@
 """django-import-export resources for configuration-sized loyalty data: programs and tiers.
 
-Tiers import and export by program code and tier code (a re-import updates, never duplicates); programs export
-only, since their policies are saved through ``loyalty.services.program_save``, which checks them against
-existing balances.
+Tiers import and export by program code and tier code (a re-import updates, never duplicates), each row checked
+and saved through ``loyalty.services.tiers_save`` like a tier edited in the admin; programs export only, since
+their policies are saved through ``loyalty.services.program_save``, which checks them against existing balances.
 """
 
+from django.core.exceptions import ValidationError
 from import_export import fields, resources
 from import_export.widgets import ForeignKeyWidget
 
+from config.errors import DomainError
 from loyalty.models import Program, Tier
+from loyalty.services import tiers_check, tiers_save
 
 
 class ProgramResource(resources.ModelResource):
@@ -63,3 +66,13 @@ class TierResource(resources.ModelResource):
     def before_save_instance(self, instance: Tier, row, **kwargs) -> None:
         # The model's constraints hold in the database; full_clean gives the operator the field and reason.
         instance.full_clean(validate_unique=False, validate_constraints=False)
+
+    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        super().validate_instance(instance, import_validation_errors, validate_unique)
+        try:
+            tiers_check(program=instance.program, tiers=[instance])
+        except DomainError as error:
+            raise ValidationError({error.field or "__all__": [error.message]}) from error
+
+    def do_instance_save(self, instance, is_create):
+        tiers_save(program=instance.program, tiers=[instance])

@@ -8,7 +8,7 @@ jobs take the same locks, in the same order, in batches. See ``loyalty.models.le
 import copy
 import datetime
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F, ProtectedError, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -1383,6 +1383,89 @@ def adjustment_reject(*, request: AdjustmentRequest, user: AbstractBaseUser, not
 
 # --------------------------------------------------------------------------------------------------------------
 # Programs
+
+
+def tiers_validate(tiers: Iterable[Tier]) -> None:
+    """Check a program's tiers as a whole, as they will be after a change.
+
+    The lowest rank is the entry tier every member starts on, so it is reached with nothing (threshold 0); among
+    tiers measured the same way (metric and window), a higher rank needs a higher threshold.
+    """
+    ordered = sorted(tiers, key=lambda tier: tier.rank)
+    if not ordered:
+        return
+    entry = ordered[0]
+    if entry.threshold != 0:
+        raise InvalidInput(
+            _("%(tier)s is the entry tier (the lowest rank), which every member starts on: its threshold must be 0.")
+            % {"tier": entry.name or entry.code},
+            field="threshold",
+        )
+    highest: dict[tuple, Tier] = {}
+    for tier in ordered:
+        measure = (tier.metric, tier.window, tier.window_months)
+        lower = highest.get(measure)
+        if lower is not None and tier.threshold <= lower.threshold:
+            raise InvalidInput(
+                _("%(tier)s (rank %(rank)s) needs a higher threshold than %(lower)s (rank %(lower_rank)s), %(value)s.")
+                % {
+                    "tier": tier.name or tier.code,
+                    "rank": tier.rank,
+                    "lower": lower.name or lower.code,
+                    "lower_rank": lower.rank,
+                    "value": lower.threshold,
+                },
+                field="threshold",
+            )
+        highest[measure] = tier
+
+
+def tiers_check(*, program: Program, tiers: Sequence[Tier] = (), deleted: Sequence[Tier] = ()) -> None:
+    """Check the program's tiers as they would be with ``tiers`` created or changed and ``deleted`` gone."""
+    deleted_ids = {tier.pk for tier in deleted if tier.pk is not None}
+    if deleted_ids & {tier.pk for tier in tiers}:
+        raise InvalidInput(_("A tier cannot be both changed and deleted."), field="tiers")
+    after = {}
+    if program.pk is not None:
+        after = {tier.pk: tier for tier in Tier.objects.filter(program=program).exclude(pk__in=deleted_ids)}
+    for tier in tiers:
+        after[tier.pk if tier.pk is not None else id(tier)] = tier
+    tiers_validate(after.values())
+
+
+@transaction.atomic
+def tiers_save(*, program: Program, tiers: Sequence[Tier] = (), deleted: Sequence[Tier] = ()) -> list[Tier]:
+    """Create, change or delete some of a program's tiers together, checked as a whole first.
+
+    Every process prices its next credit with the new tiers: the program's version moves with them.
+    """
+    # Serialises tier changes of one program, so two editors cannot each pass the check against the old tiers.
+    Program.objects.select_for_update().filter(pk=program.pk).values_list("pk").get()
+    for tier in tiers:
+        tier.program = program
+    tiers_check(program=program, tiers=tiers, deleted=deleted)
+    deleted_ids = [tier.pk for tier in deleted if tier.pk is not None]
+    if deleted_ids:
+        try:
+            with transaction.atomic():
+                Tier.objects.filter(pk__in=deleted_ids).delete()
+        except ProtectedError as error:
+            raise InvalidInput(
+                _("A tier that members hold or have held cannot be deleted: their accounts and history refer to it."),
+                field="tiers",
+            ) from error
+    for tier in tiers:
+        try:
+            with transaction.atomic():
+                tier.save()
+        except IntegrityError as error:
+            raise InvalidInput(
+                _("Another tier of this program already has rank %(rank)s or code %(code)s.")
+                % {"rank": tier.rank, "code": tier.code},
+                field="rank",
+            ) from error
+    Program.objects.filter(pk=program.pk).update(updated_at=timezone.now())
+    return list(tiers)
 
 
 def program_validate(program: Program) -> None:

@@ -15,13 +15,14 @@ from tests.factories import MemberFactory
 
 def test_tiers_import_by_program_and_code_and_a_reimport_updates(program):
     rows = tablib.Dataset(headers=["program", "code", "name", "rank", "threshold"])
+    rows.append([program.code, "base", "Base", 0, "0"])
     rows.append([program.code, "silver", "Silver", 1, "1000"])
     rows.append([program.code, "gold", "Gold", 2, "5000"])
     assert not TierResource().import_data(rows, dry_run=False).has_errors()
-    rows[1] = [program.code, "gold", "Gold+", 2, "6000"]
+    rows[2] = [program.code, "gold", "Gold+", 2, "6000"]
     result = TierResource().import_data(rows, dry_run=False)
     assert not result.has_errors()
-    assert Tier.objects.filter(program=program).count() == 2
+    assert Tier.objects.filter(program=program).count() == 3
     assert Tier.objects.get(program=program, code="gold").name == "Gold+"
 
 
