@@ -7,8 +7,8 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 export DJANGO_ALLOW_ASYNC_UNSAFE := true
 
-.PHONY: run test test-integration lint fmt bench bench-ledger bench-admin bench-api messages makemessages migrate demo \
-        worker stop clean install browser-deps
+.PHONY: run test test-integration lint fmt bench bench-ledger bench-admin bench-api bench-import bench-import-floor \
+        messages makemessages migrate demo worker stop clean install browser-deps
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
