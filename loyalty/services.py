@@ -614,9 +614,15 @@ def points_credit(
             metadata=metadata,
         )
         entry.account = credited
-        if not pending and available_before < 0:
-            _settle_debt(credited)
-        _emit_entry(events.POINTS_EARNED, entry, credited)
+        try:
+            if not pending and available_before < 0:
+                _settle_debt(credited)
+            _emit_entry(events.POINTS_EARNED, entry, credited)
+        except BaseException:
+            # The credit is written; without a savepoint to undo it alone, the caller's transaction must not
+            # commit it half done.
+            transaction.set_rollback(True)
+            raise
     return entry
 
 

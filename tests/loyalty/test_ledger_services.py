@@ -475,3 +475,22 @@ def test_a_refused_credit_leaves_the_callers_transaction_usable(funded, pos):
     assert _balances(account) == (75, 0)
     assert _balances(other) == (0, 0)
     assert LedgerEntry.objects.filter(external_reference="seed").count() == 1
+
+
+def test_a_credit_failing_after_its_write_cannot_be_committed_by_the_caller(account, pos):
+    def broken_handler(event_type, account_id, data):
+        raise RuntimeError("a subscriber failed")
+
+    events.subscribe(broken_handler)
+    try:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            try:
+                points_credit(account=account, points=40, source=pos)
+            except RuntimeError:
+                assert transaction.get_rollback()
+                raise
+    finally:
+        events.unsubscribe(broken_handler)
+
+    assert _balances(account) == (0, 0)
+    assert not LedgerEntry.objects.filter(account=account).exists()
