@@ -438,6 +438,19 @@ def member_enroll(*, member: Member, program: Program, enrolled_at: datetime.dat
 # Credit, debit, reverse
 
 
+# The account columns the credit returns, as it left them.
+_CREDITED_ACCOUNT_FIELDS = (
+    "member_id",
+    "program_id",
+    "tier_id",
+    "available",
+    "pending",
+    "lifetime_earned",
+    "lifetime_spent",
+    "lifetime_expired",
+    "negative_balance_policy",
+    "last_activity_at",
+)
 # One statement locks the account, checks the member and the program, inserts the entry and its lot and
 # moves the balances. The guards only let the insert through when the member is not blocked, the program is
 # active and still at the version the caller priced the credit with; a reference the source already used makes
@@ -472,25 +485,12 @@ WITH target AS (
         lifetime_earned = a.lifetime_earned + %(points)s, last_activity_at = %(now)s
     FROM entry
     WHERE a.id = entry.account_id
-    RETURNING a.member_id, a.program_id, a.tier_id, a.available, a.pending, a.lifetime_earned, a.lifetime_spent,
-              a.lifetime_expired, a.negative_balance_policy, a.last_activity_at
+    RETURNING {balance_columns}
 )
 SELECT target.member_status, target.member_external_id, target.program_active, target.program_updated_at,
        target.available_before, entry.id, balance.*
 FROM target LEFT JOIN entry ON TRUE LEFT JOIN balance ON TRUE
-"""
-_CREDITED_ACCOUNT_FIELDS = (
-    "member_id",
-    "program_id",
-    "tier_id",
-    "available",
-    "pending",
-    "lifetime_earned",
-    "lifetime_spent",
-    "lifetime_expired",
-    "negative_balance_policy",
-    "last_activity_at",
-)
+""".replace("{balance_columns}", ", ".join(f"a.{column}" for column in _CREDITED_ACCOUNT_FIELDS))
 
 
 def _write_transaction():
