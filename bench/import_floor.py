@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 import benchenv
-from import_legacy import ROOT, generate, manage, recreate_database, setup_django
+from import_legacy import manage, prepared_file, recreate_database, setup_django
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/loyalty_bench_floor"
 FIELDS = ("external_id", "first_name", "last_name", "email", "phone", "points", "last_activity", "tier")
@@ -209,12 +209,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=1_000, help="Accounts checked with reconcile.")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    path = args.file or ROOT / ".data" / "bench" / f"legacy_{args.rows}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"file: {path}")
-    started = time.perf_counter()
-    expected = generate(path, args.rows)
-    print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f}s")
+    path, expected = prepared_file(args.rows, args.file)
 
     recreate_database(url)
     program, entry_tier = setup_program(url)

@@ -54,6 +54,17 @@ def generate(path: Path, rows: int) -> dict:
     return {"rows": rows, "valid": valid, "broken": broken, "points": points_total}
 
 
+def prepared_file(rows: int, path: Path | None) -> tuple[Path, dict]:
+    """The legacy file to import (generated under .data/bench unless given) and what its import must produce."""
+    path = path or ROOT / ".data" / "bench" / f"legacy_{rows}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    print(f"file: {path}")
+    started = time.perf_counter()
+    expected = generate(path, rows)
+    print(f"generated {rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f}s")
+    return path, expected
+
+
 def recreate_database(url: str) -> None:
     import psycopg
 
@@ -128,12 +139,7 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=None, help="Rows per chunk (default: the import's).")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", DEFAULT_URL)
-    path = args.file or ROOT / ".data" / "bench" / f"legacy_{args.rows}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    print(f"file: {path}")
-    started = time.perf_counter()
-    expected = generate(path, args.rows)
-    print(f"generated {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - started:.1f}s")
+    path, expected = prepared_file(args.rows, args.file)
 
     recreate_database(url)
     env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings.local"}
